@@ -1,0 +1,24 @@
+// `npm run bench`: every benchmark compares against a reference measured in the same run
+// and prints the ratio. Options: --seconds N (per measurement), --only io|boot.
+import { parseArgs } from 'node:util';
+import { ioExitBench } from './io-exit.js';
+import { bootBench } from './boot-time.js';
+
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '2' }, only: { type: 'string' } } });
+const seconds = Number(values.seconds);
+const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+
+if (!values.only || values.only === 'io') {
+  const r = await ioExitBench(seconds);
+  console.log('I/O-exit round trips per second (best of 3 alternating runs)');
+  console.log(`  C KVM_RUN loop (reference)        ${fmt(r.c.perSecond).padStart(10)}/s`);
+  console.log(`  TypeScript, vCPU-thread handler   ${fmt(r.local.perSecond).padStart(10)}/s   ratio ${(r.local.perSecond / r.c.perSecond).toFixed(3)}  (target >= 0.90)`);
+  console.log(`  TypeScript, host-thread device    ${fmt(r.host.perSecond).padStart(10)}/s   ratio ${(r.host.perSecond / r.c.perSecond).toFixed(3)}`);
+}
+if (!values.only || values.only === 'boot') {
+  const r = await bootBench();
+  console.log('Start to first serial line of the hello lab guest (median of runs)');
+  if (r.qemu === undefined) console.log(`  QEMU: not measured (${r.qemuSkipReason})`);
+  else console.log(`  qemu-system-x86_64 -accel kvm (reference)  ${r.qemu.toFixed(1)} ms`);
+  console.log(`  vmm run                                    ${r.vmm.toFixed(1)} ms${r.qemu ? `   ratio ${(r.vmm / r.qemu).toFixed(3)}  (target <= 1.0)` : ''}`);
+}

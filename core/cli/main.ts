@@ -1,0 +1,109 @@
+// `vmm`: the headless CLI. `run` builds a MachineConfig from a profile, a bare kernel image
+// or the demo profile (plus overrides), puts the guest's serial console on stdin/stdout and
+// exits with the guest's status. Diagnostics go to stderr, one line per problem.
+import { dirname, resolve, extname } from 'node:path';
+import { Kvm } from '../kvm/kvm.js';
+import { DEFAULT_DEVICES, type MachineConfig } from '../machine/config.js';
+import type { Machine, MachineResult } from '../machine/machine.js';
+import { runMachine } from '../machine/run.js';
+import { loadProfile, resolveProfile, assertBootFiles } from '../profiles/store.js';
+import { demoProfile } from '../profiles/demo.js';
+import { parseCommand, USAGE, UsageError, type RunOptions } from './args.js';
+import { attachConsole } from './console.js';
+
+/** Exit status when --timeout expires (as timeout(1) does). */
+export const EXIT_TIMEOUT = 124;
+export const EXIT_ERROR = 1;
+
+async function configFor(o: RunOptions): Promise<MachineConfig> {
+  let config: MachineConfig;
+  if (o.demo) {
+    config = resolveProfile(demoProfile(), process.cwd());
+  } else if (extname(o.target!).toLowerCase() === '.json') {
+    const path = resolve(o.target!);
+    config = resolveProfile(await loadProfile(path), dirname(path));
+  } else {
+    config = {
+      name: o.target!,
+      cpus: 1,
+      memoryMiB: 128,
+      irqchip: 'kernel',
+      boot: { kind: 'auto', kernel: resolve(o.target!), cmdline: '' },
+      devices: DEFAULT_DEVICES.map((d) => ({ ...d })),
+    };
+  }
+  if (o.cpus !== undefined) config.cpus = o.cpus;
+  if (o.memoryMiB !== undefined) config.memoryMiB = o.memoryMiB;
+  if (o.irqchip !== undefined) config.irqchip = o.irqchip;
+  if (o.cmdline !== undefined) config.boot.cmdline = o.cmdline;
+  if (o.initrd !== undefined) config.boot.initrd = resolve(o.initrd);
+  await assertBootFiles(config);
+  return config;
+}
+
+async function run(o: RunOptions): Promise<number> {
+  const config = await configFor(o);
+  let machine: Machine | undefined;
+  let timedOut = false;
+  let detach = (): void => {};
+  const timer = o.timeoutS
+    ? setTimeout(() => {
+        timedOut = true;
+        void machine?.stop();
+      }, o.timeoutS * 1000)
+    : undefined;
+  let result: MachineResult;
+  try {
+    result = await runMachine(config, {
+      onConsole: (b) => process.stdout.write(b),
+      onLog: (line) => o.verbose && process.stderr.write(`vmm: ${line}\n`),
+      onMachine: (m) => {
+        machine = m;
+        detach = attachConsole(m, () => void m.stop());
+      },
+    });
+  } finally {
+    clearTimeout(timer);
+    detach();
+  }
+  if (timedOut) {
+    process.stderr.write(`vmm: ${config.name}: timed out after ${o.timeoutS} s\n`);
+    return EXIT_TIMEOUT;
+  }
+  if (result.reason === 'crash' && !o.verbose) {
+    // The register dump is the useful part of a crash; show it even without --verbose.
+    for (const line of machine!.log.filter((l) => l.startsWith('vcpu') || l.startsWith('  '))) process.stderr.write(`vmm: ${line}\n`);
+  }
+  if (result.reason !== 'debug-exit' || o.verbose) process.stderr.write(`vmm: ${config.name}: ${result.reason}: ${result.detail}\n`);
+  return result.status;
+}
+
+function info(): number {
+  const kvm = Kvm.open();
+  const caps = kvm.capabilities();
+  process.stdout.write(`/dev/kvm: API version 12, vCPU mmap size ${kvm.vcpuMmapSize()} bytes\n`);
+  const width = Math.max(...[...caps.keys()].map((k) => k.length));
+  for (const [name, value] of caps) {
+    process.stdout.write(`  KVM_CAP_${name.padEnd(width)}  ${value > 0 ? `yes${value > 1 ? ` (${value})` : ''}` : 'no'}\n`);
+  }
+  kvm.close();
+  return 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    const cmd = parseCommand(argv);
+    if (cmd.name === 'help') {
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    if (cmd.name === 'info') return info();
+    return await run(cmd.options);
+  } catch (e) {
+    const err = e as Error;
+    process.stderr.write(`vmm: ${err.message}\n`);
+    if (e instanceof UsageError) process.stderr.write(`${USAGE}\n`);
+    if (process.env.VMM_DEBUG && err.stack) process.stderr.write(`${err.stack}\n`);
+    return EXIT_ERROR;
+  }
+}

@@ -1,0 +1,240 @@
+// A virtual machine on KVM: builds everything a MachineConfig describes and runs it.
+//
+// Build order (each step needs the one before): /dev/kvm and its capabilities -> VM ->
+// irqchip (must exist before vCPUs so APs start in wait-for-SIPI) -> guest RAM -> buses and
+// legacy devices -> firmware tables -> kernel image -> vCPUs (CPUID, boot state on vCPU 0)
+// -> one worker thread per vCPU. The machine is the single owner of VM-level state:
+// vCPU workers report through messages, and the first terminal event (debug-exit, guest
+// shutdown/reset, crash, stop()) decides the MachineResult; everything after is cleanup.
+import { readFileSync } from 'node:fs';
+import { VmmError } from '../errors.js';
+import { IoBus } from '../bus/io-bus.js';
+import { Kvm } from '../kvm/kvm.js';
+import { nativeKvm } from '../kvm/addon.js';
+import * as K from '../kvm/constants.js';
+import type { Vm } from '../kvm/vm.js';
+import { Vcpu } from '../kvm/vcpu.js';
+import { allocateGuestRam, type GuestRam } from '../kvm/guest-ram.js';
+import { pcLayout, MiB, KVM_TSS_ADDR, KVM_IDENTITY_MAP_ADDR } from '../memory/layout.js';
+import { loadKernel } from '../boot/index.js';
+import type { BootState } from '../boot/types.js';
+import { buildFirmwareTables } from '../tables/index.js';
+import { applyBootState, cpuidFor } from './cpu-setup.js';
+import { KernelIrqchip, SplitIrqchip, type Irqchip } from './irqchip.js';
+import { createLegacyDevices, type LegacyDevices } from './legacy-devices.js';
+import { VcpuHost } from './vcpu-host.js';
+import type { WorkerMessage } from './vcpu-channel.js';
+import type { MachineConfig } from './config.js';
+import { MachineConfigError } from './errors.js';
+
+export { MachineConfigError };
+
+export type MachineState = 'created' | 'running' | 'paused' | 'stopped' | 'crashed';
+
+export interface MachineResult {
+  reason: 'debug-exit' | 'shutdown' | 'reset' | 'crash' | 'stopped' | 'error';
+  /** Exit status for the CLI: the guest's debug-exit value, 0 for clean ends, non-zero otherwise. */
+  status: number;
+  detail: string;
+}
+
+export interface MachineIo {
+  onConsole?(bytes: Uint8Array): void;
+  onLog?(line: string): void;
+  onState?(state: MachineState): void;
+}
+
+
+/** Capabilities this VMM cannot run without. */
+const REQUIRED_CAPS = [
+  K.KVM_CAP_IRQCHIP, K.KVM_CAP_USER_MEMORY, K.KVM_CAP_SET_TSS_ADDR, K.KVM_CAP_EXT_CPUID,
+  K.KVM_CAP_MP_STATE, K.KVM_CAP_IRQ_ROUTING, K.KVM_CAP_IMMEDIATE_EXIT, K.KVM_CAP_PIT2,
+];
+
+export class Machine {
+  readonly log: string[] = [];
+  readonly pio = new IoBus('pio', 0x10000);
+  readonly mmio = new IoBus('mmio', 2 ** 52);
+  readonly kvm: Kvm;
+  readonly vm!: Vm;
+  readonly ram!: GuestRam;
+  readonly irqchip!: Irqchip;
+  readonly devices!: LegacyDevices;
+  readonly boot!: BootState;
+  readonly vcpus: VcpuHost[] = [];
+  private readonly vcpuFds: number[] = [];
+  private _state: MachineState = 'created';
+  private finish!: (r: MachineResult) => void;
+  private ended = false;
+  /** Resolves once, with the first terminal event, after every vCPU has stopped. */
+  readonly result: Promise<MachineResult>;
+
+  constructor(
+    readonly config: MachineConfig,
+    private readonly io: MachineIo = {},
+  ) {
+    validate(config);
+    this.result = new Promise((r) => (this.finish = r));
+    // Read every image before touching KVM: a wrong path is the commonest mistake.
+    const kernel = readImage(config.boot.kernel, 'kernel');
+    const modules = [
+      ...(config.boot.initrd ? [{ data: readImage(config.boot.initrd, 'initrd') }] : []),
+      ...(config.boot.modules ?? []).map((m) => ({ data: readImage(m, 'module'), cmdline: m })),
+    ];
+    this.kvm = Kvm.open();
+    try {
+      this.kvm.requireCapabilities(config.irqchip === 'split' ? [...REQUIRED_CAPS, K.KVM_CAP_SPLIT_IRQCHIP] : REQUIRED_CAPS);
+      this.vm = this.kvm.createVm();
+      this.vm.setTssAddr(KVM_TSS_ADDR);
+      this.vm.setIdentityMapAddr(KVM_IDENTITY_MAP_ADDR);
+      this.irqchip = config.irqchip === 'split' ? new SplitIrqchip(this.vm, this.mmio) : new KernelIrqchip(this.vm);
+      this.ram = allocateGuestRam(this.vm, pcLayout(config.memoryMiB * MiB));
+      this.devices = createLegacyDevices({ config, pio: this.pio, irqchip: this.irqchip }, {
+        onConsole: (b) => this.io.onConsole?.(b),
+        onDebugExit: (status) => this.end({ reason: 'debug-exit', status, detail: `guest wrote ${status} to the debug-exit port` }),
+        onReset: () => this.end({ reason: 'reset', status: 0, detail: 'guest requested a reset' }),
+      });
+      const { rsdpAddr } = buildFirmwareTables(this.ram.memory, { cpus: config.cpus });
+      try {
+        this.boot = loadKernel(this.ram.memory, { kernel, cmdline: config.boot.cmdline, modules, rsdpAddr }, config.boot.kind);
+      } catch (cause) {
+        throw new ImageReadError(`${config.boot.kernel}: ${(cause as Error).message}`, { cause });
+      }
+      this.logLine(`boot: ${this.boot.description}`);
+      this.createVcpus();
+    } catch (e) {
+      this.release();
+      throw e;
+    }
+  }
+
+  private createVcpus(): void {
+    const supported = this.kvm.supportedCpuid();
+    const mmapSize = this.kvm.vcpuMmapSize();
+    for (let id = 0; id < this.config.cpus; id++) {
+      const vcpu = new Vcpu(id, this.vm.createVcpu(id));
+      this.vcpuFds.push(vcpu.fd);
+      vcpu.setCpuid(cpuidFor(supported, id, this.config.cpus));
+      if (id === 0) applyBootState(vcpu, this.boot);
+      this.vcpus.push(new VcpuHost(id, vcpu.fd, mmapSize, {
+        pio: this.pio,
+        mmio: this.mmio,
+        onEoi: (v) => this.irqchip.eoi(v),
+        onMessage: (i, m) => this.onVcpuMessage(i, m),
+      }));
+    }
+  }
+
+  get state(): MachineState {
+    return this._state;
+  }
+
+  private setState(s: MachineState): void {
+    if (this._state === s) return;
+    this._state = s;
+    this.io.onState?.(s);
+  }
+
+  logLine(line: string): void {
+    this.log.push(line);
+    this.io.onLog?.(line);
+  }
+
+  async start(): Promise<void> {
+    if (this._state !== 'created') throw new MachineConfigError(`cannot start a machine that is ${this._state}`);
+    await Promise.all(this.vcpus.map((v) => v.start()));
+    if (!this.ended) this.setState('running');
+  }
+
+  pause(): void {
+    if (this._state !== 'running') return;
+    this.vcpus.forEach((v) => v.pause());
+    this.setState('paused');
+  }
+
+  resume(): void {
+    if (this._state !== 'paused') return;
+    this.vcpus.forEach((v) => v.resume());
+    this.setState('running');
+  }
+
+  /** Stop the VM (if still running) and wait for its result. */
+  async stop(): Promise<MachineResult> {
+    this.end({ reason: 'stopped', status: 0, detail: 'stopped by the user' });
+    return this.result;
+  }
+
+  sendConsole(bytes: Uint8Array): void {
+    this.devices.uart?.receive(bytes);
+  }
+
+  private onVcpuMessage(id: number, m: WorkerMessage): void {
+    switch (m.type) {
+      case 'crash':
+        this.logLine(`vcpu${id} crashed: ${m.reason}`);
+        for (const line of m.dump.split('\n')) this.logLine(`  ${line}`);
+        this.end({ reason: 'crash', status: 255, detail: `vcpu${id}: ${m.reason}` }, 'crashed');
+        break;
+      case 'system-event':
+        this.end({ reason: m.event === 'reset' ? 'reset' : m.event === 'crash' ? 'crash' : 'shutdown', status: m.event === 'crash' ? 255 : 0, detail: m.detail });
+        break;
+      case 'error':
+        this.logLine(`vcpu${id}: ${m.message}`);
+        break;
+      case 'state':
+        if (m.state === 'stopped' && this.vcpus.every((v) => v.state === 'stopped')) {
+          this.end({ reason: 'stopped', status: 0, detail: 'all vCPUs stopped' });
+        }
+        break;
+      case 'ready':
+        break;
+    }
+  }
+
+  /** First terminal event wins; stops every vCPU, releases KVM resources, settles result. */
+  private end(result: MachineResult, state: MachineState = 'stopped'): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.logLine(`machine ${result.reason}: ${result.detail}`);
+    void Promise.all(this.vcpus.map((v) => v.stop())).then(() => {
+      this.release();
+      this.setState(state);
+      this.finish(result);
+    });
+  }
+
+  /** Close every KVM fd this machine opened (also after a failed construction). */
+  private release(): void {
+    // Only after every worker has exited: closing fds under a running KVM_RUN is unsafe.
+    const close = (fd: number | undefined): void => {
+      if (fd === undefined) return;
+      try {
+        nativeKvm().close(fd);
+      } catch {
+        // already closed
+      }
+    };
+    this.devices?.dispose();
+    this.vcpuFds.forEach(close);
+    close(this.ram?.memfd);
+    close(this.vm?.fd);
+    close(this.kvm.fd);
+  }
+}
+
+export class ImageReadError extends VmmError {}
+
+function readImage(path: string, what: string): Uint8Array {
+  try {
+    return readFileSync(path);
+  } catch (cause) {
+    throw new ImageReadError(`cannot read the ${what} image ${path}: ${(cause as NodeJS.ErrnoException).code ?? 'error'}; check the path in the profile`, { cause });
+  }
+}
+
+function validate(c: MachineConfig): void {
+  if (!Number.isInteger(c.cpus) || c.cpus < 1 || c.cpus > 254) throw new MachineConfigError(`cpus must be 1..254, got ${c.cpus}`);
+  if (!Number.isInteger(c.memoryMiB) || c.memoryMiB < 16 || c.memoryMiB % 2 !== 0) {
+    throw new MachineConfigError(`memoryMiB must be an even number of MiB >= 16, got ${c.memoryMiB}`);
+  }
+}
