@@ -51,9 +51,9 @@ static const char *const exc_names[32] = {
 void lab_isr_dispatch(struct lab_frame *f) {
     u32 v = (u32)f->vector;
     if (v < 32) {
-        lab_printf("LAB-FAIL %s: exception %u (%s) at rip=0x%lx err=0x%lx cr2=0x%lx cpu=%u\n",
-                   lab_guest_name, v, exc_names[v] ? exc_names[v] : "?", f->rip, f->error,
-                   read_cr2(), this_cpu_index());
+        lab_printf("LAB-FAIL %s: exception %u at rip=0x%lx err=0x%lx cr2=0x%lx (%s, cpu %u)\n",
+                   lab_guest_name, v, f->rip, f->error, read_cr2(),
+                   exc_names[v] ? exc_names[v] : "reserved", this_cpu_index());
         lab_exit(3);
     }
     lab_irq_handler h = handlers[v];
@@ -61,8 +61,9 @@ void lab_isr_dispatch(struct lab_frame *f) {
         h(f);
         return;
     }
-    atomic_fetch_add32(&lab_spurious_count, 1);
+    u32 n = atomic_fetch_add32(&lab_spurious_count, 1);
     lab_last_spurious_vector = v;
+    if (n < 8) lab_info("spurious interrupt: vector %u on cpu %u", v, this_cpu_index());
     /* The LAPIC spurious vector sets no ISR bit; anything else unhandled gets an EOI so it
      * does not block lower-priority vectors. */
     if (v != LAB_SPURIOUS_VECTOR) lapic_eoi();

@@ -84,4 +84,13 @@ void lab_main(void) {
     lab_mdelay(5);
     u64 dt = lab_now_us() - t0;
     lab_check(dt >= 5000 && dt < 1000000, "time-base", "5 ms delay measured %lu us", dt);
+
+    /* fault=ud|pf|de: end with an exception, to test the exception report and exit status 3 */
+    char f[8];
+    if (lab_cmdline_get("fault", f, sizeof(f))) {
+        lab_info("raising a %s exception on purpose", f);
+        if (!strcmp(f, "ud")) __asm__ volatile("ud2");
+        if (!strcmp(f, "pf")) (void)*(volatile u64 *)0x8000000000ull; /* beyond the 4 GiB map */
+        if (!strcmp(f, "de")) __asm__ volatile("xorl %%edx, %%edx; movl $1, %%eax; divl %0" ::"r"(0u) : "eax", "edx");
+    }
 }

@@ -118,9 +118,15 @@ static void test_tx(void) {
               min);
 }
 
+/* Loopback (MCR bit 4): every byte written comes back with an RX-data interrupt condition.
+ * Whether that interrupt reaches the CPU depends on the board: the 16550 forces its OUT2 pin
+ * inactive in loopback and a PC gates the IRQ with OUT2, so real PCs (and a VMM modelling the
+ * gate) see no IRQ, while QEMU delivers it. Both are accepted: with no IRQ the byte must be
+ * flagged in IIR as "RX data available" (or character timeout) before the guest reads it. */
 static void test_loopback(void) {
     static const char pattern[] = "loopback-0123456789-abcdefghijklmnopqrstuvwxyz";
-    u32 n = sizeof(pattern) - 1;
+    u32 n = sizeof(pattern) - 1, by_irq = 0, by_iir = 0, bad_iir = 0;
+    u8 bad_iir_val = 0;
     lab_console_hold(true); /* in loopback, output would come back as input */
     wait_tx_idle();
     outb(COM1 + MCR, MCR_LOOP | MCR_OUT2 | MCR_DTR | MCR_RTS);
@@ -130,12 +136,25 @@ static void test_loopback(void) {
     rx_irqs = 0;
     ier = IER_RX;
     outb(COM1 + IER, ier);
+    bool irq_mode = true;
     for (u32 i = 0; i < n; i++) {
         LAB_WAIT(inb(COM1 + LSR) & LSR_THRE, 100);
         outb(COM1 + THR, (u8)pattern[i]);
-        LAB_WAIT(rx_len > i, 100); /* one byte at a time: an RX interrupt each */
+        if (irq_mode && LAB_WAIT(rx_len > i, i == 0 ? 20 : 100)) {
+            by_irq++;
+            continue;
+        }
+        if (i == 0) irq_mode = false;
+        irq_disable();
+        if (rx_len <= i && LAB_WAIT(inb(COM1 + LSR) & LSR_DR, 100)) {
+            u8 iir = inb(COM1 + IIR);
+            u8 id = (iir >> 1) & 7;
+            if (id == 2 || id == 6) by_iir++;
+            else bad_iir++, bad_iir_val = iir;
+            while ((inb(COM1 + LSR) & LSR_DR) && rx_len < sizeof(rx_buf)) rx_buf[rx_len++] = (char)inb(COM1 + RBR);
+        }
+        irq_enable();
     }
-    bool ok = LAB_WAIT(rx_len >= n, 1000);
     u32 got = rx_len, nirq = rx_irqs;
     ier = 0;
     outb(COM1 + IER, 0);
@@ -145,9 +164,11 @@ static void test_loopback(void) {
     bool same = got == n;
     for (u32 i = 0; same && i < n; i++) same = rx_buf[i] == pattern[i];
     lab_info("loopback: MSR 0x%x (DCD/RI/DSR/CTS follow OUT2/OUT1/DTR/RTS)", msr);
-    lab_check(ok && same && nirq >= 1, "loopback-rx-interrupts",
-              "received %u of %u bytes (%s) with %u RX interrupts", got, n, same ? "match" : "differ",
-              nirq);
+    lab_info("loopback: %u bytes taken by RX interrupts (%u), %u flagged in IIR with the IRQ "
+             "gated (OUT2 is inactive in loopback)", by_irq, nirq, by_iir);
+    lab_check(same && !bad_iir && by_irq + by_iir == n && (by_irq == n || by_iir == n),
+              "loopback-rx", "received %u of %u bytes (%s): %u by interrupt, %u flagged in IIR, %u not (IIR 0x%x)",
+              got, n, same ? "match" : "differ", by_irq, by_iir, bad_iir, bad_iir_val);
 }
 
 static bool find_line(const char *want) {
