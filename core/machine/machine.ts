@@ -14,6 +14,7 @@ import { nativeKvm } from '../kvm/addon.js';
 import * as K from '../kvm/constants.js';
 import type { Vm } from '../kvm/vm.js';
 import { Vcpu } from '../kvm/vcpu.js';
+import type { Regs, Sregs } from '../kvm/structs.js';
 import { allocateGuestRam, type GuestRam } from '../kvm/guest-ram.js';
 import { pcLayout, MiB, KVM_TSS_ADDR, KVM_IDENTITY_MAP_ADDR } from '../memory/layout.js';
 import { loadKernel } from '../boot/index.js';
@@ -162,6 +163,18 @@ export class Machine {
   async stop(): Promise<MachineResult> {
     this.end({ reason: 'stopped', status: 0, detail: 'stopped by the user' });
     return this.result;
+  }
+
+  /**
+   * Registers of a paused vCPU. Only while paused: a vCPU ioctl on a thread other than the
+   * one in KVM_RUN would block the caller until the guest exits.
+   */
+  registers(id: number): { regs: Regs; sregs: Sregs } {
+    const host = this.vcpus[id];
+    if (!host) throw new MachineConfigError(`no vCPU ${id}`);
+    if (host.reportedState() !== 'paused') throw new MachineConfigError(`vcpu${id} is ${host.reportedState()}; pause the machine first`);
+    const vcpu = new Vcpu(id, this.vcpuFds[id]!);
+    return { regs: vcpu.getRegs(), sregs: vcpu.getSregs() };
   }
 
   sendConsole(bytes: Uint8Array): void {
