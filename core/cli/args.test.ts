@@ -5,7 +5,7 @@ describe('vmm command line', () => {
   it('parses run with every option', () => {
     expect(parseCommand(['run', 'k.elf', '--cpus', '2', '--mem', '256', '--irqchip', 'split', '--timeout', '1.5', '--cmdline', 'a=b', '-v'])).toEqual({
       name: 'run',
-      options: { target: 'k.elf', demo: false, cpus: 2, memoryMiB: 256, irqchip: 'split', cmdline: 'a=b', initrd: undefined, timeoutS: 1.5, verbose: true },
+      options: { target: 'k.elf', demo: false, cpus: 2, memoryMiB: 256, irqchip: 'split', cmdline: 'a=b', initrd: undefined, timeoutS: 1.5, verbose: true, stats: false },
     });
     expect(parseCommand(['run', '--demo'])).toMatchObject({ name: 'run', options: { demo: true, target: undefined } });
     expect(parseCommand(['info'])).toEqual({ name: 'info' });

@@ -8,7 +8,7 @@ export class UsageError extends VmmError {}
 
 export const USAGE = `usage:
   vmm run <profile.json | kernel image> [--cpus N] [--mem MiB] [--irqchip kernel|split]
-          [--cmdline STR] [--initrd FILE] [--timeout S] [--verbose]
+          [--cmdline STR] [--initrd FILE] [--timeout S] [--stats] [--verbose]
   vmm run --demo [options]      run the built-in demo VM (the hello lab guest)
   vmm info                      print this host's KVM capabilities
   vmm help`;
@@ -23,6 +23,8 @@ export interface RunOptions {
   initrd?: string;
   timeoutS?: number;
   verbose: boolean;
+  /** Print the interrupt statistics table to stderr when the VM ends. */
+  stats: boolean;
 }
 
 export type Command = { name: 'run'; options: RunOptions } | { name: 'info' } | { name: 'help' };
@@ -56,6 +58,7 @@ export function parseCommand(argv: string[]): Command {
         initrd: { type: 'string' },
         timeout: { type: 'string' },
         verbose: { type: 'boolean', short: 'v', default: false },
+        stats: { type: 'boolean', default: false },
       },
     });
   } catch (cause) {
@@ -84,6 +87,7 @@ export function parseCommand(argv: string[]): Command {
       initrd: v.initrd,
       timeoutS: timeout,
       verbose: v.verbose ?? false,
+      stats: v.stats ?? false,
     },
   };
 }

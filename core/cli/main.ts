@@ -10,6 +10,8 @@ import { loadProfile, resolveProfile, assertBootFiles } from '../profiles/store.
 import { demoProfile } from '../profiles/demo.js';
 import { parseCommand, USAGE, UsageError, type RunOptions } from './args.js';
 import { attachConsole } from './console.js';
+import { sampleMachine, type MachineStats } from '../stats/machine-stats.js';
+import { formatStats } from '../stats/format.js';
 
 /** Exit status when --timeout expires (as timeout(1) does). */
 export const EXIT_TIMEOUT = 124;
@@ -53,6 +55,7 @@ async function run(o: RunOptions): Promise<number> {
       }, o.timeoutS * 1000)
     : undefined;
   let result: MachineResult;
+  let finalStats: MachineStats | undefined;
   try {
     result = await runMachine(config, {
       onConsole: (b) => process.stdout.write(b),
@@ -61,11 +64,14 @@ async function run(o: RunOptions): Promise<number> {
         machine = m;
         detach = attachConsole(m, () => void m.stop());
       },
+      // Sampled as the VM ends, before its KVM fds are closed.
+      onEnding: o.stats ? (m) => (finalStats = sampleMachine(m)) : undefined,
     });
   } finally {
     clearTimeout(timer);
     detach();
   }
+  if (finalStats) process.stderr.write(`\n${formatStats(finalStats)}\n`);
   if (timedOut) {
     process.stderr.write(`vmm: ${config.name}: timed out after ${o.timeoutS} s\n`);
     return EXIT_TIMEOUT;

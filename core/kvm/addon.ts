@@ -17,6 +17,7 @@ export interface NativeKvm {
   mapSharedOver(view: Bytes, fd: number): void;
   read(fd: number, buf: Bytes): number;
   write(fd: number, buf: Bytes): number;
+  pread(fd: number, buf: Bytes, offset: number): number;
   gettid(): number;
   vcpuMapRun(vcpuFd: number, mmapSize: number): number;
   vcpuUnmapRun(handle: number): void;

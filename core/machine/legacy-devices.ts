@@ -24,9 +24,16 @@ export interface LegacyHooks {
   onReset(): void;
 }
 
+/** A device's counters, for the statistics views (the object is live; read, never write). */
+export interface DeviceStats {
+  name: string;
+  stats: object;
+}
+
 export interface LegacyDevices {
   uart?: Uart16550;
   all: IoDevice[];
+  stats: DeviceStats[];
   dispose(): void;
 }
 
@@ -57,9 +64,12 @@ export function createLegacyDevices(
   const { config, pio, irqchip } = m;
   const time = hostTime();
   const all: IoDevice[] = [];
-  const add = (base: number, length: number, dev: IoDevice): void => {
+  const stats: DeviceStats[] = [];
+  const add = (base: number, length: number, dev: IoDevice, counters?: DeviceStats['stats']): void => {
     pio.register(base, length, dev);
     all.push(dev);
+    const s = counters ?? (dev as Partial<DeviceStats>).stats;
+    if (s) stats.push({ name: `${dev.name}@0x${base.toString(16)}`, stats: s });
   };
   let uart: Uart16550 | undefined;
 
@@ -75,7 +85,7 @@ export function createLegacyDevices(
           hooks.onConsole(bytes);
         };
         uart = new Uart16550({
-          name: `uart@0x${d.port.toString(16)}`,
+          name: 'uart',
           irq: irqchip.isaLine(d.irq),
           onTransmit: (b) => {
             if (pending.push(b) === 1) setImmediate(flush);
@@ -106,7 +116,7 @@ export function createLegacyDevices(
     cpus: config.cpus,
   }));
   const kbc = new I8042({ kbdIrq: irqchip.isaLine(1), auxIrq: irqchip.isaLine(12), onReset: hooks.onReset });
-  add(0x60, 1, kbc.dataPort);
+  add(0x60, 1, kbc.dataPort, kbc.stats);
   add(0x64, 1, kbc.commandPort);
   add(0x92, 1, new Port92({ onReset: hooks.onReset }));
   if (irqchip.mode === 'split') {
@@ -114,5 +124,5 @@ export function createLegacyDevices(
     add(0x40, 4, pit);
     add(0x61, 1, new Port61({ pit, clock: time.clock }));
   }
-  return { uart, all, dispose: () => time.cancelAll() };
+  return { uart, all, stats, dispose: () => time.cancelAll() };
 }

@@ -15,6 +15,7 @@ import * as K from '../kvm/constants.js';
 import type { Vm } from '../kvm/vm.js';
 import { Vcpu } from '../kvm/vcpu.js';
 import type { Regs, Sregs } from '../kvm/structs.js';
+import { KvmBinaryStats } from '../kvm/binary-stats.js';
 import { allocateGuestRam, type GuestRam } from '../kvm/guest-ram.js';
 import { pcLayout, MiB, KVM_TSS_ADDR, KVM_IDENTITY_MAP_ADDR } from '../memory/layout.js';
 import { loadKernel } from '../boot/index.js';
@@ -43,6 +44,8 @@ export interface MachineIo {
   onConsole?(bytes: Uint8Array): void;
   onLog?(line: string): void;
   onState?(state: MachineState): void;
+  /** Called once when the machine has stopped running, before its KVM resources are freed. */
+  onEnding?(machine: Machine): void;
 }
 
 
@@ -63,6 +66,8 @@ export class Machine {
   readonly devices!: LegacyDevices;
   readonly boot!: BootState;
   readonly vcpus: VcpuHost[] = [];
+  /** KVM's own per-vCPU counters (KVM_GET_STATS_FD), where the host offers them. */
+  readonly vcpuKvmStats: (KvmBinaryStats | undefined)[] = [];
   private readonly vcpuFds: number[] = [];
   private _state: MachineState = 'created';
   private finish!: (r: MachineResult) => void;
@@ -115,6 +120,7 @@ export class Machine {
     for (let id = 0; id < this.config.cpus; id++) {
       const vcpu = new Vcpu(id, this.vm.createVcpu(id));
       this.vcpuFds.push(vcpu.fd);
+      this.vcpuKvmStats.push(KvmBinaryStats.open(vcpu.fd));
       vcpu.setCpuid(cpuidFor(supported, id, this.config.cpus));
       if (id === 0) applyBootState(vcpu, this.boot);
       this.vcpus.push(new VcpuHost(id, vcpu.fd, mmapSize, {
@@ -210,6 +216,11 @@ export class Machine {
     this.ended = true;
     this.logLine(`machine ${result.reason}: ${result.detail}`);
     void Promise.all(this.vcpus.map((v) => v.stop())).then(() => {
+      try {
+        this.io.onEnding?.(this);
+      } catch (e) {
+        this.logLine(`ending hook failed: ${(e as Error).message}`);
+      }
       this.release();
       this.setState(state);
       this.finish(result);
@@ -228,6 +239,8 @@ export class Machine {
       }
     };
     this.devices?.dispose();
+    this.vcpuKvmStats.forEach((s) => s?.close());
+    this.vcpuKvmStats.length = 0;
     this.vcpuFds.forEach(close);
     close(this.ram?.memfd);
     close(this.vm?.fd);

@@ -199,4 +199,8 @@ export class VcpuHost {
   exitCount(): number {
     return Atomics.load(this.channel.words, W.EXITS);
   }
+
+  localIoCount(): number {
+    return Atomics.load(this.channel.words, W.LOCAL_IO);
+  }
 }

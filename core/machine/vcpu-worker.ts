@@ -182,7 +182,7 @@ function main(): void {
       }
       const r = native.vcpuRun(handle, shadow);
       if (r === -EINTR || r === -EAGAIN) continue;
-      if ((++exits & 0x3ff) === 0) publishCounters(exits);
+      publishCounters(++exits);
       if (!handleExit(r)) return;
     }
     setState('stopped');

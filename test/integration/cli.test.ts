@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../../core/paths.js';
-import { hasKvm, guestPath, tripleFaultKernel } from '../support/guests.js';
+import { hasKvm, guestPath, tripleFaultKernel, GUEST_QUIRKS } from '../support/guests.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'vmm-cli-'));
 const vmm = (args: string[], input?: string) =>
@@ -88,6 +88,17 @@ describe('vmm CLI', () => {
     const r = vmm(['run', guestPath('serial'), '--timeout', '1']);
     expect(r.status).toBe(124);
     expect(r.stderr).toMatch(/timed out after 1 s/);
+  });
+
+  it.skipIf(!hasKvm)('prints interrupt statistics when the VM ends (--stats)', () => {
+    const r = vmm(['run', guestPath('ioapic'), '--irqchip', 'split', '--cpus', '2', '--stats', '--cmdline', GUEST_QUIRKS]);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(/^\s+CPU0\s+CPU1$/m);
+    expect(r.stderr).toMatch(/^vmm exits\s+[1-9]\d*\s+\d+$/m);
+    expect(r.stderr).toMatch(/IOAPIC \(userspace, split irqchip\)/);
+    // The ioapic guest drives ISA IRQ 10 and 11 through the IRQ-line test device.
+    expect(r.stderr).toMatch(/^1[01]\s+0x[0-9a-f]+\s+\d+\s+(edge|level)\s+(yes|no)\s+[1-9]/m);
+    expect(r.stderr).toMatch(/uart@0x3f8\s+txBytes=[1-9]/);
   });
 
   it.skipIf(!hasKvm)('prints KVM capabilities', () => {

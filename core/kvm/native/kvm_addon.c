@@ -270,6 +270,21 @@ static napi_value js_write(napi_env env, napi_callback_info info) {
   return make_i64(env, r);
 }
 
+/* pread(fd, view, offset) -> bytes read (KVM binary stats are read at offsets) */
+static napi_value js_pread(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!args_n(env, info, 3, argv)) return NULL;
+  int64_t fd, off;
+  void *data;
+  size_t len;
+  if (!get_i64(env, argv[0], &fd) || !get_bytes(env, argv[1], &data, &len) || !get_i64(env, argv[2], &off) || off < 0) {
+    return throw_errno(env, "pread", EINVAL);
+  }
+  ssize_t r = pread((int)fd, data, len, (off_t)off);
+  if (r < 0) return throw_errno(env, "pread", errno);
+  return make_i64(env, r);
+}
+
 static napi_value js_gettid(napi_env env, napi_callback_info info) {
   (void)info;
   return make_i64(env, (int64_t)syscall(SYS_gettid));
@@ -416,6 +431,7 @@ NAPI_MODULE_INIT() {
       {"mapSharedOver", js_map_shared_over},
       {"read", js_read},
       {"write", js_write},
+      {"pread", js_pread},
       {"gettid", js_gettid},
       {"vcpuMapRun", js_vcpu_map_run},
       {"vcpuUnmapRun", js_vcpu_unmap_run},

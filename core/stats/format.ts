@@ -1,0 +1,48 @@
+// Text rendering of MachineStats for `vmm run --stats`: per-vCPU columns in the spirit of
+// /proc/interrupts, the IOAPIC pin table (split irqchip), device counters and the buses.
+import type { MachineStats } from './machine-stats.js';
+
+/** KVM binary-stats counters worth a row, in display order (present ones only). */
+const KVM_ROWS = ['exits', 'io_exits', 'mmio_exits', 'irq_exits', 'halt_exits', 'irq_window_exits', 'irq_injections', 'nmi_injections', 'req_event', 'signal_exits', 'insn_emulation', 'insn_emulation_fail'];
+
+function table(header: string[], rows: (string | number)[][]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i] ?? '').length)));
+  const line = (cells: (string | number)[]): string =>
+    cells.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]!) : String(c).padStart(widths[i]!))).join('  ').trimEnd();
+  return [line(header), ...rows.map(line)];
+}
+
+export function formatStats(s: MachineStats): string {
+  const out: string[] = [];
+  const cpus = s.vcpus.map((v) => `CPU${v.id}`);
+  const vcpuRows: (string | number)[][] = [
+    ['vmm exits', ...s.vcpus.map((v) => v.exits)],
+    ['vcpu-thread io', ...s.vcpus.map((v) => v.localIo)],
+  ];
+  for (const name of KVM_ROWS) {
+    if (s.vcpus.some((v) => name in v.kvm)) vcpuRows.push([`kvm ${name}`, ...s.vcpus.map((v) => v.kvm[name] ?? 0)]);
+  }
+  vcpuRows.push(['state', ...s.vcpus.map((v) => v.state)]);
+  out.push(...table(['', ...cpus], vcpuRows));
+
+  if (s.ioapic) {
+    out.push('', `IOAPIC (userspace, split irqchip): id ${s.ioapic.id} version 0x${s.ioapic.version.toString(16)}`);
+    const used = s.ioapic.pins.filter((p) => p.assertions || p.deliveries || !p.masked);
+    out.push(...table(
+      ['pin', 'vector', 'dest', 'trigger', 'masked', 'asserted', 'delivered', 'coalesced', 'masked-hits', 'eois'],
+      used.map((p) => [p.pin, `0x${p.vector.toString(16)}`, p.destination, p.trigger, p.masked ? 'yes' : 'no', p.assertions, p.deliveries, p.coalesced, p.maskedWhileAsserted, p.eois]),
+    ));
+  } else {
+    out.push('', `IOAPIC: in-kernel (${s.irqchip} irqchip); per-pin counts are KVM's own`);
+  }
+
+  out.push('', 'devices:');
+  for (const d of s.devices) {
+    const nonzero = Object.entries(d.stats).filter(([, v]) => v !== 0);
+    out.push(`  ${d.name.padEnd(24)} ${nonzero.length ? nonzero.map(([k, v]) => `${k}=${v}`).join(' ') : '(idle)'}`);
+  }
+  for (const [bus, st] of Object.entries(s.buses)) {
+    out.push(`  ${`${bus} bus`.padEnd(24)} reads=${st.reads} writes=${st.writes} unassigned-reads=${st.unassignedReads} unassigned-writes=${st.unassignedWrites}`);
+  }
+  return out.join('\n');
+}
