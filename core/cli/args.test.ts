@@ -5,10 +5,11 @@ describe('vmm command line', () => {
   it('parses run with every option', () => {
     expect(parseCommand(['run', 'k.elf', '--cpus', '2', '--mem', '256', '--irqchip', 'split', '--timeout', '1.5', '--cmdline', 'a=b', '-v'])).toEqual({
       name: 'run',
-      options: { target: 'k.elf', demo: false, cpus: 2, memoryMiB: 256, irqchip: 'split', cmdline: 'a=b', initrd: undefined, timeoutS: 1.5, verbose: true, stats: false },
+      options: { target: 'k.elf', demo: false, cpus: 2, memoryMiB: 256, irqchip: 'split', cmdline: 'a=b', initrd: undefined, timeoutS: 1.5, verbose: true, stats: false, control: undefined },
     });
     expect(parseCommand(['run', '--demo'])).toMatchObject({ name: 'run', options: { demo: true, target: undefined } });
     expect(parseCommand(['info'])).toEqual({ name: 'info' });
+    expect(parseCommand(['stats', '--json', '/tmp/vm.sock'])).toEqual({ name: 'stats', socket: '/tmp/vm.sock', json: true });
     expect(parseCommand([])).toEqual({ name: 'help' });
   });
 
@@ -26,6 +27,7 @@ describe('vmm command line', () => {
     [['run', 'k', '--timeout', 'soon'], /--timeout must be a number of seconds/],
     [['run', 'k', '--bogus'], /Unknown option '--bogus'/],
     [['info', 'extra'], /takes no arguments/],
+    [['stats'], /needs the control socket/],
   ])('rejects %j', (argv, message) => {
     expect(() => parseCommand(argv as string[])).toThrow(UsageError);
     expect(() => parseCommand(argv as string[])).toThrow(message);

@@ -9,7 +9,9 @@ export class UsageError extends VmmError {}
 export const USAGE = `usage:
   vmm run <profile.json | kernel image> [--cpus N] [--mem MiB] [--irqchip kernel|split]
           [--cmdline STR] [--initrd FILE] [--timeout S] [--stats] [--verbose]
+          [--control SOCKET]
   vmm run --demo [options]      run the built-in demo VM (the hello lab guest)
+  vmm stats [--json] SOCKET     interrupt statistics of a VM started with --control SOCKET
   vmm info                      print this host's KVM capabilities
   vmm help`;
 
@@ -25,9 +27,15 @@ export interface RunOptions {
   verbose: boolean;
   /** Print the interrupt statistics table to stderr when the VM ends. */
   stats: boolean;
+  /** Unix socket for `vmm stats` and other control clients. */
+  control?: string;
 }
 
-export type Command = { name: 'run'; options: RunOptions } | { name: 'info' } | { name: 'help' };
+export type Command =
+  | { name: 'run'; options: RunOptions }
+  | { name: 'stats'; socket: string; json: boolean }
+  | { name: 'info' }
+  | { name: 'help' };
 
 function intOption(name: string, v: string | undefined, min: number, max: number): number | undefined {
   if (v === undefined) return undefined;
@@ -43,6 +51,7 @@ export function parseCommand(argv: string[]): Command {
     if (rest.length) throw new UsageError(`vmm info takes no arguments`);
     return { name: 'info' };
   }
+  if (name === 'stats') return parseStats(rest);
   if (name !== 'run') throw new UsageError(`unknown command "${name}"; try \`vmm help\``);
   let parsed;
   try {
@@ -59,6 +68,7 @@ export function parseCommand(argv: string[]): Command {
         timeout: { type: 'string' },
         verbose: { type: 'boolean', short: 'v', default: false },
         stats: { type: 'boolean', default: false },
+        control: { type: 'string' },
       },
     });
   } catch (cause) {
@@ -88,6 +98,18 @@ export function parseCommand(argv: string[]): Command {
       timeoutS: timeout,
       verbose: v.verbose ?? false,
       stats: v.stats ?? false,
+      control: v.control,
     },
   };
+}
+
+function parseStats(rest: string[]): Command {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: rest, allowPositionals: true, options: { json: { type: 'boolean', default: false } } });
+  } catch (cause) {
+    throw new UsageError((cause as Error).message, { cause });
+  }
+  if (parsed.positionals.length !== 1) throw new UsageError('vmm stats needs the control socket of a running VM (vmm run --control SOCKET)');
+  return { name: 'stats', socket: parsed.positionals[0]!, json: parsed.values.json ?? false };
 }

@@ -12,6 +12,8 @@ import { parseCommand, USAGE, UsageError, type RunOptions } from './args.js';
 import { attachConsole } from './console.js';
 import { sampleMachine, type MachineStats } from '../stats/machine-stats.js';
 import { formatStats } from '../stats/format.js';
+import { ControlServer } from '../control/server.js';
+import { controlRequest } from '../control/client.js';
 
 /** Exit status when --timeout expires (as timeout(1) does). */
 export const EXIT_TIMEOUT = 124;
@@ -56,6 +58,7 @@ async function run(o: RunOptions): Promise<number> {
     : undefined;
   let result: MachineResult;
   let finalStats: MachineStats | undefined;
+  let control: Promise<ControlServer | undefined> | undefined;
   try {
     result = await runMachine(config, {
       onConsole: (b) => process.stdout.write(b),
@@ -63,6 +66,12 @@ async function run(o: RunOptions): Promise<number> {
       onMachine: (m) => {
         machine = m;
         detach = attachConsole(m, () => void m.stop());
+        if (o.control) {
+          control = ControlServer.listen(m, o.control).catch((e: Error) => {
+            process.stderr.write(`vmm: ${e.message}\n`);
+            return undefined;
+          });
+        }
       },
       // Sampled as the VM ends, before its KVM fds are closed.
       onEnding: o.stats ? (m) => (finalStats = sampleMachine(m)) : undefined,
@@ -70,6 +79,7 @@ async function run(o: RunOptions): Promise<number> {
   } finally {
     clearTimeout(timer);
     detach();
+    (await control)?.close();
   }
   if (finalStats) process.stderr.write(`\n${formatStats(finalStats)}\n`);
   if (timedOut) {
@@ -82,6 +92,12 @@ async function run(o: RunOptions): Promise<number> {
   }
   if (result.reason !== 'debug-exit' || o.verbose) process.stderr.write(`vmm: ${config.name}: ${result.reason}: ${result.detail}\n`);
   return result.status;
+}
+
+async function stats(socket: string, json: boolean): Promise<number> {
+  const value = (await controlRequest(socket, { cmd: 'stats' })) as MachineStats;
+  process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${formatStats(value)}\n`);
+  return 0;
 }
 
 function info(): number {
@@ -104,6 +120,7 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (cmd.name === 'info') return info();
+    if (cmd.name === 'stats') return await stats(cmd.socket, cmd.json);
     return await run(cmd.options);
   } catch (e) {
     const err = e as Error;

@@ -1,0 +1,74 @@
+// Streaming statistics for the GUI and scripts: a full snapshot first, then at a fixed rate
+// (10 Hz by default) only the counters that changed, each with its rate since the previous
+// tick. Counters are addressed by provenance paths ("vcpu0.exits", "ioapic.pin4.deliveries",
+// "device.uart@0x3f8.txBytes"), so a consumer can keep a flat map and apply deltas.
+import type { MachineStats } from './machine-stats.js';
+
+export type StatsMessage =
+  | { kind: 'snapshot'; seq: number; t: number; stats: MachineStats; counters: Record<string, number> }
+  | { kind: 'delta'; seq: number; t: number; dt: number; changes: Record<string, { value: number; rate: number }> };
+
+/** Flatten the numeric counters of a sample into provenance-path keys. */
+export function flattenCounters(s: MachineStats): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const v of s.vcpus) {
+    out[`vcpu${v.id}.exits`] = v.exits;
+    out[`vcpu${v.id}.localIo`] = v.localIo;
+    for (const [k, n] of Object.entries(v.kvm)) out[`vcpu${v.id}.kvm.${k}`] = n;
+  }
+  for (const p of s.ioapic?.pins ?? []) {
+    out[`ioapic.pin${p.pin}.assertions`] = p.assertions;
+    out[`ioapic.pin${p.pin}.deliveries`] = p.deliveries;
+    out[`ioapic.pin${p.pin}.coalesced`] = p.coalesced;
+    out[`ioapic.pin${p.pin}.maskedWhileAsserted`] = p.maskedWhileAsserted;
+    out[`ioapic.pin${p.pin}.eois`] = p.eois;
+  }
+  for (const d of s.devices) for (const [k, n] of Object.entries(d.stats)) out[`device.${d.name}.${k}`] = n;
+  for (const [bus, st] of Object.entries(s.buses)) for (const [k, n] of Object.entries(st)) out[`bus.${bus}.${k}`] = n;
+  return out;
+}
+
+export class StatsStream {
+  private timer?: NodeJS.Timeout;
+  private seq = 0;
+  private last?: { t: number; counters: Record<string, number> };
+
+  constructor(
+    private readonly sample: () => MachineStats,
+    private readonly emit: (m: StatsMessage) => void,
+    readonly hz = 10,
+  ) {
+    if (!(hz > 0 && hz <= 1000)) throw new RangeError(`stats rate must be in (0, 1000] Hz, got ${hz}`);
+  }
+
+  start(): void {
+    if (this.timer) return;
+    this.tick();
+    this.timer = setInterval(() => this.tick(), 1000 / this.hz);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** One step: a snapshot the first time, a delta afterwards. */
+  tick(): void {
+    const stats = this.sample();
+    const counters = flattenCounters(stats);
+    const seq = this.seq++;
+    if (!this.last) {
+      this.emit({ kind: 'snapshot', seq, t: stats.t, stats, counters });
+    } else {
+      const dt = Math.max(1, stats.t - this.last.t);
+      const changes: Record<string, { value: number; rate: number }> = {};
+      for (const [k, v] of Object.entries(counters)) {
+        const prev = this.last.counters[k];
+        if (prev !== v) changes[k] = { value: v, rate: ((v - (prev ?? 0)) * 1000) / dt };
+      }
+      this.emit({ kind: 'delta', seq, t: stats.t, dt, changes });
+    }
+    this.last = { t: stats.t, counters };
+  }
+}
