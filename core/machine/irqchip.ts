@@ -17,8 +17,15 @@ import type { IrqchipMode } from './config.js';
 export const IOAPIC_PINS = 24;
 const ISA_IRQS = 16;
 
+/** The owner of KVM's routing table (core/irq/gsi-router GsiRouter) once one is attached. */
+export interface FixedRouteSink {
+  setFixedRoutes(routes: GsiRoute[]): void;
+}
+
 export interface Irqchip {
   readonly mode: IrqchipMode;
+  /** Hand the irqchip's routes (GSIs 0..23) to `router`, which from now on owns the table. */
+  attachRouter(router: FixedRouteSink): void;
   /** The wire for ISA IRQ `irq` (0..15). */
   isaLine(irq: number): IrqLine;
   /** KVM_EXIT_IOAPIC_EOI (split mode only). */
@@ -73,6 +80,10 @@ export class KernelIrqchip implements Irqchip {
     return l;
   }
 
+  attachRouter(router: FixedRouteSink): void {
+    router.setFixedRoutes(pcKernelRoutes());
+  }
+
   eoi(): void {
     // In-kernel IOAPIC handles its own EOIs.
   }
@@ -82,6 +93,8 @@ export class SplitIrqchip implements Irqchip {
   readonly mode = 'split' as const;
   readonly ioapic: Ioapic;
   private readonly routes: (MsiMessage | null)[] = new Array(IOAPIC_PINS).fill(null);
+  private router: FixedRouteSink | null = null;
+  private readonly eoiListeners = new Set<(vector: number) => void>();
 
   constructor(
     private readonly vm: Vm,
@@ -100,7 +113,21 @@ export class SplitIrqchip implements Irqchip {
     this.routes[pin] = msg;
     const table: GsiRoute[] = [];
     this.routes.forEach((m, gsi) => m && table.push({ gsi, type: 'msi', msg: m }));
-    this.vm.setGsiRouting(table);
+    if (this.router) this.router.setFixedRoutes(table);
+    else this.vm.setGsiRouting(table);
+  }
+
+  attachRouter(router: FixedRouteSink): void {
+    this.router = router;
+    const table: GsiRoute[] = [];
+    this.routes.forEach((m, gsi) => m && table.push({ gsi, type: 'msi', msg: m }));
+    router.setFixedRoutes(table);
+  }
+
+  /** cb(vector) runs on each KVM_EXIT_IOAPIC_EOI before the IOAPIC handles it (INTx resample). */
+  addEoiListener(cb: (vector: number) => void): () => void {
+    this.eoiListeners.add(cb);
+    return () => this.eoiListeners.delete(cb);
   }
 
   isaLine(irq: number): IrqLine {
@@ -110,6 +137,7 @@ export class SplitIrqchip implements Irqchip {
   }
 
   eoi(vector: number): void {
+    for (const l of this.eoiListeners) l(vector);
     this.ioapic.eoi(vector);
   }
 }

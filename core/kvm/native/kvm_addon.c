@@ -416,8 +416,13 @@ static napi_value js_unblock_kick(napi_env env, napi_callback_info info) {
   return make_i64(env, 0);
 }
 
+void unix_socket_register(napi_env env, napi_value exports); /* unix_socket.c */
+napi_value fdwatch_register(napi_env env, napi_value exports); /* fdwatch.c */
+
 NAPI_MODULE_INIT() {
   install_kick_signal();
+  unix_socket_register(env, exports);
+  fdwatch_register(env, exports);
   struct {
     const char *name;
     napi_callback fn;
