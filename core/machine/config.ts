@@ -21,13 +21,35 @@ export type LegacyDeviceConfig =
   /** QEMU's pc-testdev IRQ-line ports: outb(base + line, level) drives ISA IRQ `line`. */
   | { type: 'irq-line-testdev'; port: number };
 
+/** Where an MSI-X table and PBA live, as an assigned device would describe them. */
+export interface MsixLayoutConfig {
+  vectors: number;
+  tableBar: number;
+  tableOffset: number;
+  pbaBar: number;
+  pbaOffset: number;
+}
+
+export type PciDeviceConfig =
+  /** The Interrupt Lab's test device (docs/irq-lab.md). */
+  | { type: 'irq-lab'; slot?: number; msix?: MsixLayoutConfig; msiVectors?: number }
+  /** virtio-blk over vhost-user: our backend process on `image`, or an external backend at `socket`. */
+  | { type: 'virtio-blk'; slot?: number; image?: string; readonly?: boolean; socket?: string }
+  | { type: 'virtio-console'; slot?: number }
+  | { type: 'virtio-rng'; slot?: number };
+
+export type DeviceConfig = LegacyDeviceConfig | PciDeviceConfig;
+
+export const isPciDevice = (d: DeviceConfig): d is PciDeviceConfig =>
+  d.type === 'irq-lab' || d.type === 'virtio-blk' || d.type === 'virtio-console' || d.type === 'virtio-rng';
+
 export interface MachineConfig {
   name: string;
   cpus: number;
   memoryMiB: number;
   irqchip: IrqchipMode;
   boot: BootConfig;
-  devices: LegacyDeviceConfig[];
+  devices: DeviceConfig[];
 }
 
 export const DEFAULT_DEVICES: LegacyDeviceConfig[] = [

@@ -6,7 +6,9 @@
 // -> one worker thread per vCPU. The machine is the single owner of VM-level state:
 // vCPU workers report through messages, and the first terminal event (debug-exit, guest
 // shutdown/reset, crash, stop()) decides the MachineResult; everything after is cleanup.
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { VmmError } from '../errors.js';
 import { IoBus } from '../bus/io-bus.js';
 import { Kvm } from '../kvm/kvm.js';
@@ -28,6 +30,13 @@ import { VcpuHost } from './vcpu-host.js';
 import type { WorkerMessage } from './vcpu-channel.js';
 import type { MachineConfig } from './config.js';
 import { MachineConfigError } from './errors.js';
+import { isPciDevice } from './config.js';
+import { KvmInterruptManager } from '../irq/kvm-interrupt-manager.js';
+import type { IntxInterruptGroup } from '../irq/interrupt-manager.js';
+import { createPciPlatform, type PciPlatform } from './pci-platform.js';
+import { createPciDevice } from './pci-devices.js';
+import type { PciDevice } from './pci-device.js';
+import './pci-device-types.js';
 
 export { MachineConfigError };
 
@@ -65,6 +74,10 @@ export class Machine {
   readonly irqchip!: Irqchip;
   readonly devices!: LegacyDevices;
   readonly boot!: BootState;
+  readonly interrupts!: KvmInterruptManager;
+  readonly pci!: PciPlatform;
+  readonly pciDevices: PciDevice[] = [];
+  private runDir?: string;
   readonly vcpus: VcpuHost[] = [];
   /** KVM's own per-vCPU counters (KVM_GET_STATS_FD), where the host offers them. */
   readonly vcpuKvmStats: (KvmBinaryStats | undefined)[] = [];
@@ -94,13 +107,19 @@ export class Machine {
       this.vm.setTssAddr(KVM_TSS_ADDR);
       this.vm.setIdentityMapAddr(KVM_IDENTITY_MAP_ADDR);
       this.irqchip = config.irqchip === 'split' ? new SplitIrqchip(this.vm, this.mmio) : new KernelIrqchip(this.vm);
+      this.interrupts = new KvmInterruptManager({ vm: this.vm, irqchip: this.irqchip });
       this.ram = allocateGuestRam(this.vm, pcLayout(config.memoryMiB * MiB));
       this.devices = createLegacyDevices({ config, pio: this.pio, irqchip: this.irqchip }, {
         onConsole: (b) => this.io.onConsole?.(b),
         onDebugExit: (status) => this.end({ reason: 'debug-exit', status, detail: `guest wrote ${status} to the debug-exit port` }),
         onReset: () => this.end({ reason: 'reset', status: 0, detail: 'guest requested a reset' }),
       });
-      const { rsdpAddr } = buildFirmwareTables(this.ram.memory, { cpus: config.cpus });
+      this.pci = this.createPci();
+      const { rsdpAddr } = buildFirmwareTables(this.ram.memory, {
+        cpus: config.cpus,
+        extraTables: [this.pci.bridge.mcfgTable()],
+        pciRoutes: this.pci.bridge.intxRoutes(),
+      });
       try {
         this.boot = loadKernel(this.ram.memory, { kernel, cmdline: config.boot.cmdline, modules, rsdpAddr }, config.boot.kind);
       } catch (cause) {
@@ -112,6 +131,43 @@ export class Machine {
       this.release();
       throw e;
     }
+  }
+
+  /** Host bridge, the profile's PCI devices, and firmware-style BAR assignment. */
+  private createPci(): PciPlatform {
+    const intx = new Map<number, IntxInterruptGroup>();
+    const pci = createPciPlatform({
+      pio: this.pio,
+      mmio: this.mmio,
+      layout: this.ram.memory.layout,
+      intxLine: (gsi) => {
+        let g = intx.get(gsi);
+        if (!g) intx.set(gsi, (g = this.interrupts.createIntxGroup({ device: `pci-intx-gsi${gsi}`, gsi })));
+        const group = g;
+        return { set: (level) => group.setLevel(level) };
+      },
+      onReset: () => this.end({ reason: 'reset', status: 0, detail: 'guest requested a reset (port 0xcf9)' }),
+    });
+    const counts = new Map<string, number>();
+    for (const d of this.config.devices.filter(isPciDevice)) {
+      const n = counts.get(d.type) ?? 0;
+      counts.set(d.type, n + 1);
+      this.runDir ??= mkdtempSync(join(tmpdir(), 'irqbench-'));
+      const dev = createPciDevice(d, {
+        name: `${d.type}${n}`,
+        vm: this.vm,
+        interrupts: this.interrupts,
+        ram: this.ram,
+        layout: this.ram.memory.layout,
+        runDir: this.runDir,
+        log: (line) => this.logLine(`${d.type}${n}: ${line}`),
+        onFailure: (reason) => this.logLine(`${d.type}${n} failed: ${reason}; the VM keeps running without it`),
+      });
+      this.pciDevices.push(dev);
+      pci.bridge.addFunction(dev.fn, d.slot === undefined ? undefined : { device: d.slot, function: 0 });
+    }
+    pci.assignResources();
+    return pci;
   }
 
   private createVcpus(): void {
@@ -149,6 +205,13 @@ export class Machine {
 
   async start(): Promise<void> {
     if (this._state !== 'created') throw new MachineConfigError(`cannot start a machine that is ${this._state}`);
+    try {
+      await Promise.all(this.pciDevices.map((d) => d.start()));
+    } catch (e) {
+      await this.stopDevices();
+      this.release();
+      throw e;
+    }
     await Promise.all(this.vcpus.map((v) => v.start()));
     if (!this.ended) this.setState('running');
   }
@@ -215,7 +278,8 @@ export class Machine {
     if (this.ended) return;
     this.ended = true;
     this.logLine(`machine ${result.reason}: ${result.detail}`);
-    void Promise.all(this.vcpus.map((v) => v.stop())).then(() => {
+    void Promise.all(this.vcpus.map((v) => v.stop())).then(async () => {
+      await this.stopDevices();
       try {
         this.io.onEnding?.(this);
       } catch (e) {
@@ -225,6 +289,10 @@ export class Machine {
       this.setState(state);
       this.finish(result);
     });
+  }
+
+  private async stopDevices(): Promise<void> {
+    await Promise.all(this.pciDevices.map((d) => d.stop().catch((e: Error) => this.logLine(`${d.name}: stop failed: ${e.message}`))));
   }
 
   /** Close every KVM fd this machine opened (also after a failed construction). */
@@ -239,6 +307,8 @@ export class Machine {
       }
     };
     this.devices?.dispose();
+    this.interrupts?.dispose();
+    if (this.runDir) rmSync(this.runDir, { recursive: true, force: true });
     this.vcpuKvmStats.forEach((s) => s?.close());
     this.vcpuKvmStats.length = 0;
     this.vcpuFds.forEach(close);

@@ -13,6 +13,9 @@ export const FOUR_GIB = 4 * GiB;
 export const LEGACY_HOLE_START = 0xa0000;
 export const LEGACY_HOLE_END = 0x100000;
 export const BIOS_AREA_START = 0xe0000;
+/** PCI Express ECAM window for bus 0 (core/pci/host-bridge), reserved so Linux accepts the MCFG. */
+export const PCI_ECAM_BASE = 0xe0000000;
+export const PCI_ECAM_SIZE = 0x100000;
 export const IOAPIC_BASE = 0xfec00000;
 export const LAPIC_BASE = 0xfee00000;
 /** KVM needs three pages for the VMX TSS and one for the identity map, inside the 4 GiB hole. */
@@ -56,6 +59,7 @@ export function pcLayout(ramSize: number): MemoryLayout {
     { addr: 0, size: LEGACY_HOLE_START, type: E820_RAM },
     { addr: BIOS_AREA_START, size: LEGACY_HOLE_END - BIOS_AREA_START, type: E820_RESERVED },
     { addr: LEGACY_HOLE_END, size: low - LEGACY_HOLE_END, type: E820_RAM },
+    { addr: PCI_ECAM_BASE, size: PCI_ECAM_SIZE, type: E820_RESERVED },
     { addr: IOAPIC_BASE, size: 0x1000, type: E820_RESERVED },
     { addr: LAPIC_BASE, size: 0x1000, type: E820_RESERVED },
   ];

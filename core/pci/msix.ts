@@ -178,6 +178,20 @@ export class MsixCapability {
     this.engine.notify(v);
   }
 
+  /**
+   * Mirror a pending state owned by the interrupt layer (an event latched on a masked
+   * vector's eventfd) into the PBA, without sending anything. Clearing it before the
+   * engine's unmask check is what keeps the engine from sending the vector a second time.
+   */
+  setPending(v: number, pending: boolean): void {
+    if (!Number.isInteger(v) || v < 0 || v >= this.vectors) {
+      this.stats.badVectorNotifies++;
+      return;
+    }
+    if (pending) this.pbaBits[v >>> 5]! |= 1 << (v & 31);
+    else this.pbaBits[v >>> 5]! &= ~(1 << (v & 31));
+  }
+
   isMasked(v: number): boolean {
     return !this.enabledFlag || this.functionMaskFlag || (this.entries[v * 4 + 3]! & MSIX_VECTOR_MASKED) !== 0;
   }

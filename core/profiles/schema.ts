@@ -2,7 +2,7 @@
 // store.ts reads them through parseProfile() and resolveProfile() turns one into a
 // MachineConfig. The schema is strict: an unknown key is a typo, never silently ignored.
 import { z } from 'zod';
-import { DEFAULT_DEVICES, type LegacyDeviceConfig } from '../machine/config.js';
+import { DEFAULT_DEVICES, type DeviceConfig, type LegacyDeviceConfig } from '../machine/config.js';
 import { ProfileError, type ProfileIssue } from './errors.js';
 
 export const PROFILE_VERSION = 1;
@@ -13,17 +13,54 @@ const isaIrq = z.number().int().min(0).max(15);
 // Devices are a union discriminated by `type`. Legacy ISA devices come first; PCI devices
 // (with their MSI/MSI-X table layout) will be further variants of DeviceSchema, and
 // resolveProfile() will route them to their own MachineConfig field.
-export const LegacyDeviceSchema = z.discriminatedUnion('type', [
+const legacyDevices = [
   z.strictObject({ type: z.literal('uart16550'), port, irq: isaIrq }),
   z.strictObject({ type: z.literal('debug-exit'), port }),
   z.strictObject({ type: z.literal('irq-line-testdev'), port }),
-]);
-export const DeviceSchema = LegacyDeviceSchema;
+] as const;
+export const LegacyDeviceSchema = z.discriminatedUnion('type', [...legacyDevices]);
+const pciSlot = z.number().int().min(1).max(31).optional();
+const bar = z.number().int().min(0).max(5);
+const qwordOffset = z.number().int().min(0).max(2 ** 31).multipleOf(8, { message: 'must be QWORD (8-byte) aligned' });
+
+export const MsixLayoutSchema = z
+  .strictObject({
+    vectors: z.number().int().min(1).max(2048),
+    tableBar: bar.default(1),
+    tableOffset: qwordOffset.default(0),
+    pbaBar: bar.default(1),
+    pbaOffset: qwordOffset.default(0x8000),
+  })
+  .superRefine((l, ctx) => {
+    // PCI 3.0 §6.8.2: table and PBA may share a BAR but must not overlap.
+    const tableEnd = l.tableOffset + l.vectors * 16;
+    const pbaEnd = l.pbaOffset + Math.ceil(l.vectors / 64) * 8;
+    if (l.tableBar === l.pbaBar && l.tableOffset < pbaEnd && l.pbaOffset < tableEnd) {
+      ctx.addIssue({ code: 'custom', path: ['pbaOffset'], message: `PBA overlaps the ${l.vectors}-vector table in BAR${l.tableBar}` });
+    }
+    if (l.tableBar === 0 || l.pbaBar === 0) {
+      ctx.addIssue({ code: 'custom', path: [l.tableBar === 0 ? 'tableBar' : 'pbaBar'], message: "BAR0 holds the device's registers" });
+    }
+  });
+
+const pciDevices = [
+  z.strictObject({ type: z.literal('irq-lab'), slot: pciSlot, msix: MsixLayoutSchema.optional(), msiVectors: z.number().int().min(1).max(32).optional() }),
+  z
+    .strictObject({ type: z.literal('virtio-blk'), slot: pciSlot, image: z.string().min(1).optional(), readonly: z.boolean().optional(), socket: z.string().min(1).optional() })
+    .refine((d) => (d.image === undefined) !== (d.socket === undefined), { message: 'give either image (our backend) or socket (an external vhost-user backend)' }),
+  z.strictObject({ type: z.literal('virtio-console'), slot: pciSlot }),
+  z.strictObject({ type: z.literal('virtio-rng'), slot: pciSlot }),
+] as const;
+export const PciDeviceSchema = z.discriminatedUnion('type', [...pciDevices]);
+
+export const DeviceSchema = z.discriminatedUnion('type', [...legacyDevices, ...pciDevices]);
 export type DeviceProfile = z.output<typeof DeviceSchema>;
 
 // Compile-time guard: every legacy device a profile can hold is a valid LegacyDeviceConfig.
 const _legacyFits: (d: z.output<typeof LegacyDeviceSchema>) => LegacyDeviceConfig = (d) => d;
 void _legacyFits;
+const _deviceFits: (d: z.output<typeof DeviceSchema>) => DeviceConfig = (d) => d;
+void _deviceFits;
 
 const NAME_CHARS = /^[\p{L}\p{N}][\p{L}\p{N} ._:()+,#'-]*$/u;
 
@@ -55,7 +92,15 @@ export const ProfileSchema = z.strictObject({
       // Two devices claiming one base port would make the bus reject the machine later,
       // with a message that no longer points at the profile.
       const seen = new Map<number, number>();
+      const slots = new Map<number, number>();
       devices.forEach((d, i) => {
+        if (!('port' in d)) {
+          if (d.slot === undefined) return;
+          const firstSlot = slots.get(d.slot);
+          if (firstSlot === undefined) slots.set(d.slot, i);
+          else ctx.addIssue({ code: 'custom', path: [i, 'slot'], message: `PCI slot ${d.slot} is already used by devices[${firstSlot}]` });
+          return;
+        }
         const first = seen.get(d.port);
         if (first === undefined) seen.set(d.port, i);
         else

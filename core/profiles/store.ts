@@ -112,7 +112,11 @@ export function resolveProfile(profile: Profile, profileDir: string): MachineCon
       ...(boot.modules !== undefined && { modules: boot.modules.map(abs) }),
       cmdline: boot.cmdline,
     },
-    devices: profile.devices.map((d) => ({ ...d })),
+    devices: profile.devices.map((d) =>
+      d.type === 'virtio-blk'
+        ? { ...d, ...(d.image !== undefined && { image: abs(d.image) }), ...(d.socket !== undefined && { socket: abs(d.socket) }) }
+        : { ...d },
+    ),
   };
 }
 

@@ -4,7 +4,7 @@
 // boot_params.acpi_rsdp_addr); other guests find both tables by scanning.
 import type { GuestMemory } from '../memory/guest-memory.js';
 import { buildAcpiTables, type AcpiOptions, type AcpiTables } from './acpi.js';
-import { buildMpTable, type MpTable } from './mptable.js';
+import { buildMpTable, type MpPciRoute, type MpTable } from './mptable.js';
 
 export { buildAcpiTables, type AcpiOptions, type AcpiTables, type PlacedTable } from './acpi.js';
 export type { AcpiTable } from './acpi-sdt.js';
@@ -19,8 +19,12 @@ export interface FirmwareTables {
 }
 
 /** Both table sets for `cpus` vCPUs, sharing one IOAPIC ID. */
-export function buildFirmwareTables(memory: GuestMemory, opts: Omit<AcpiOptions, 'start' | 'end'>): FirmwareTables {
-  const acpi = buildAcpiTables(memory, opts);
-  const mp = buildMpTable(memory, { cpus: opts.cpus, ioapicId: opts.ioapicId ?? 0 });
+export function buildFirmwareTables(
+  memory: GuestMemory,
+  opts: Omit<AcpiOptions, 'start' | 'end'> & { pciRoutes?: readonly MpPciRoute[] },
+): FirmwareTables {
+  const { pciRoutes, ...acpiOpts } = opts;
+  const acpi = buildAcpiTables(memory, acpiOpts);
+  const mp = buildMpTable(memory, { cpus: opts.cpus, ioapicId: opts.ioapicId ?? 0, pciRoutes });
   return { rsdpAddr: acpi.rsdpAddr, acpi, mp };
 }

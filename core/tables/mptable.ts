@@ -60,13 +60,25 @@ export const MP_ALL_LAPICS = 0xff;
 export const MP_IRQ_CONFORMS = 0;
 export const MP_IRQ_LEVEL_HIGH = 0b01 | (0b11 << 2);
 export const ISA_BUS_ID = 0;
+/** The MP table's bus ID for PCI bus 0 (bus IDs are the table's own numbering). */
+export const PCI_BUS_ID = 1;
+const PCI_BUS_TYPE = 'PCI   ';
 const ISA_BUS_TYPE = 'ISA   ';
 const ISA_IRQS = 16;
 const ISA_CASCADE_IRQ = 2;
 
+/** A PCI INTx route to describe (core/pci IntxRoute has these fields). */
+export interface MpPciRoute {
+  /** MP source IRQ for PCI: (device << 2) | (pin - 1, 0 = INTA#). */
+  mpSourceIrq: number;
+  ioapicPin: number;
+}
+
 export interface MpTableOptions {
   cpus: number;
   ioapicId?: number;
+  /** PCI INTx routes on bus 0; adds a "PCI" bus entry (MP spec 1.4 §4.3.2, D.3). */
+  pciRoutes?: readonly MpPciRoute[];
   start?: number;
   end?: number;
 }
@@ -91,7 +103,9 @@ export function buildMpTable(memory: GuestMemory, opts: MpTableOptions): MpTable
   const listedCpus = Math.min(cpus, MAX_XAPIC_ID + 1);
 
   const ioInts = [...Array(ISA_IRQS).keys()].filter((irq) => irq !== ISA_CASCADE_IRQ);
-  const entries = listedCpus + 1 /* bus */ + 1 /* ioapic */ + ioInts.length + 2; /* local */
+  const pciRoutes = opts.pciRoutes ?? [];
+  const pciBuses = pciRoutes.length ? 1 : 0;
+  const entries = listedCpus + 1 /* bus */ + pciBuses + 1 /* ioapic */ + ioInts.length + pciRoutes.length + 2; /* local */
   const length = MPC.size + listedCpus * ENTRY_LEN.processor + (entries - listedCpus) * ENTRY_LEN.other;
   const w = new LeWriter(length)
     .ascii(MPC.signature, MPC_SIGNATURE, 4)
@@ -111,6 +125,10 @@ export function buildMpTable(memory: GuestMemory, opts: MpTableOptions): MpTable
   }
   w.u8(at, MP_ENTRY.bus).u8(at + 1, ISA_BUS_ID).ascii(at + 2, ISA_BUS_TYPE, 6);
   at += ENTRY_LEN.other;
+  if (pciBuses) {
+    w.u8(at, MP_ENTRY.bus).u8(at + 1, PCI_BUS_ID).ascii(at + 2, PCI_BUS_TYPE, 6);
+    at += ENTRY_LEN.other;
+  }
   w.u8(at, MP_ENTRY.ioapic).u8(at + 1, ioapicId).u8(at + 2, IOAPIC_VERSION).u8(at + 3, IOAPIC_FLAG_ENABLED).u32(at + 4, IOAPIC_BASE);
   at += ENTRY_LEN.other;
   for (const irq of ioInts) {
@@ -118,6 +136,11 @@ export function buildMpTable(memory: GuestMemory, opts: MpTableOptions): MpTable
     const flags = irq === SCI_IRQ ? MP_IRQ_LEVEL_HIGH : MP_IRQ_CONFORMS;
     w.u8(at, MP_ENTRY.ioInterrupt).u8(at + 1, MP_INT.INT).u16(at + 2, flags);
     w.u8(at + 4, ISA_BUS_ID).u8(at + 5, irq).u8(at + 6, ioapicId).u8(at + 7, pin);
+    at += ENTRY_LEN.other;
+  }
+  for (const r of pciRoutes) {
+    w.u8(at, MP_ENTRY.ioInterrupt).u8(at + 1, MP_INT.INT).u16(at + 2, MP_IRQ_LEVEL_HIGH);
+    w.u8(at + 4, PCI_BUS_ID).u8(at + 5, r.mpSourceIrq).u8(at + 6, ioapicId).u8(at + 7, r.ioapicPin);
     at += ENTRY_LEN.other;
   }
   for (const [type, dest, lint] of [

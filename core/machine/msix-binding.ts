@@ -1,0 +1,32 @@
+// Glue between a function's MSI-X capability (the architectural table and PBA, core/pci)
+// and an MSI interrupt group (irqfd routes, masking, fallback, core/irq). Ownership:
+// - the group owns events that arrive on a vector's eventfd (device processes signal it
+//   directly); while the vector is masked it latches them and mirrors the pending state
+//   into the PBA through setPending. On unmask it delivers them once and clears the mirror
+//   from inside notifier.unmasked, so the MSI-X engine finds no pending bit and sends
+//   nothing: one delivery, never two.
+// - the MSI-X engine owns events the VMM raises with msix.notify(v) (in-process models);
+//   unmasked ones go out through the sender (group.trigger), masked ones set the PBA and
+//   the engine sends them on unmask.
+// PBA reads first poll the group, so a guest polling the PBA sees eventfd events too.
+import type { MsixCapability } from '../pci/msix.js';
+import type { MsiInterruptGroup } from '../irq/interrupt-manager.js';
+
+export function bindMsix(msix: MsixCapability, group: MsiInterruptGroup): void {
+  msix.setNotifier({
+    unmasked: (v, msg) => group.update(v, msg, false),
+    masked: (v) => group.update(v, msix.message(v), true),
+    messageChanged: (v, msg) => group.update(v, msg, false),
+  });
+  msix.setSender({ send: (v) => group.trigger(v) });
+  msix.setPollHook((first, last) => {
+    for (let v = first; v <= last; v++) if (msix.isMasked(v)) group.pollPending(v);
+  });
+  group.enable();
+}
+
+/** The PendingSink a group reports to, for the capability it will be bound to. */
+export const pbaMirror =
+  (msix: () => MsixCapability) =>
+  (v: number, pending: boolean): void =>
+    msix().setPending(v, pending);
