@@ -26,6 +26,36 @@ const with_ = (patch: Record<string, unknown>) => ({ ...minimal(), ...patch });
 const withBoot = (patch: Record<string, unknown>) => ({ ...minimal(), boot: { kernel: 'k', ...patch } });
 
 describe('parseProfile', () => {
+  it('accepts PCI devices with an assigned-device style MSI-X layout', () => {
+    const p = parseProfile({
+      ...minimal(),
+      devices: [
+        { type: 'irq-lab', slot: 3, msix: { vectors: 2048, tableBar: 2, tableOffset: 0x1000, pbaBar: 2, pbaOffset: 0 } },
+        { type: 'irq-lab', msix: { vectors: 8 } },
+        { type: 'virtio-blk', image: 'disk.img' },
+        { type: 'virtio-rng' },
+      ],
+    });
+    expect(p.devices[1]).toEqual({ type: 'irq-lab', msix: { vectors: 8, tableBar: 1, tableOffset: 0, pbaBar: 1, pbaOffset: 0x8000 } });
+  });
+
+  it.each([
+    [{ type: 'irq-lab', msix: { vectors: 4096 } }, 'devices[0].msix.vectors: must be at most 2048'],
+    [{ type: 'irq-lab', msix: { vectors: 4, tableOffset: 4 } }, 'devices[0].msix.tableOffset: must be a multiple of 8'],
+    [{ type: 'irq-lab', msix: { vectors: 64, pbaOffset: 0x100 } }, 'devices[0].msix.pbaOffset: PBA overlaps the 64-vector table in BAR1'],
+    [{ type: 'irq-lab', msix: { vectors: 4, tableBar: 0 } }, "devices[0].msix.tableBar: BAR0 holds the device's registers"],
+    [{ type: 'irq-lab', slot: 0 }, 'devices[0].slot: must be at least 1'],
+    [{ type: 'virtio-blk' }, 'give either image (our backend) or socket'],
+  ])('rejects PCI device %j', (device, message) => {
+    expect(() => parseProfile({ ...minimal(), devices: [device] }, 'demo.json')).toThrow(message);
+  });
+
+  it('rejects two devices in one PCI slot', () => {
+    expect(() => parseProfile({ ...minimal(), devices: [{ type: 'virtio-rng', slot: 4 }, { type: 'irq-lab', slot: 4 }] })).toThrow(
+      'devices[1].slot: PCI slot 4 is already used by devices[0]',
+    );
+  });
+
   it('fills defaults', () => {
     const p = parseProfile(minimal());
     expect(p.irqchip).toBe('kernel');

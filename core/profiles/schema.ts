@@ -21,7 +21,7 @@ const legacyDevices = [
 export const LegacyDeviceSchema = z.discriminatedUnion('type', [...legacyDevices]);
 const pciSlot = z.number().int().min(1).max(31).optional();
 const bar = z.number().int().min(0).max(5);
-const qwordOffset = z.number().int().min(0).max(2 ** 31).multipleOf(8, { message: 'must be QWORD (8-byte) aligned' });
+const qwordOffset = z.number().int().min(0).max(2 ** 31).multipleOf(8); // QWORD-aligned (PCI 3.0 §6.8.2.4)
 
 export const MsixLayoutSchema = z
   .strictObject({

@@ -83,6 +83,20 @@ describe('buildMpTable', () => {
     ]);
   });
 
+  it('describes PCI bus 0 and its INTx routes as level, active-high IOAPIC inputs', () => {
+    const m = GuestMemory.anonymous(pcLayout(4 * MiB));
+    buildMpTable(m, { cpus: 1, pciRoutes: [{ mpSourceIrq: (3 << 2) | 0, ioapicPin: 19 }, { mpSourceIrq: (4 << 2) | 1, ioapicPin: 17 }] });
+    const { entries } = parse(m);
+    const buses = entries.filter((e) => e.type === 1).map((e) => [e.b[1], Buffer.from(e.b.subarray(2, 8)).toString('latin1')]);
+    expect(buses).toEqual([[0, 'ISA   '], [1, 'PCI   ']]);
+    const pci = entries.filter((e) => e.type === 3 && e.b[4] === 1);
+    // type INT, flags 0x0d (polarity 01 active high, trigger 11 level), bus 1, IRQ, IOAPIC 0, pin
+    expect(pci.map((e) => [e.b[1], e.b[2] | (e.b[3]! << 8), e.b[5], e.b[6], e.b[7]])).toEqual([
+      [0, 0x0d, 12, 0, 19],
+      [0, 0x0d, 17, 0, 17],
+    ]);
+  });
+
   it('lists only the first 255 of 300 CPUs (8-bit APIC IDs)', () => {
     const m = GuestMemory.anonymous(pcLayout(4 * MiB));
     expect(buildMpTable(m, { cpus: 300 }).listedCpus).toBe(255);
