@@ -4,6 +4,8 @@
 
 struct lab_acpi lab_acpi;
 static char table_sigs[128];
+static u64 table_addrs[32];
+static u32 ntables;
 
 static u8 sum8(const void *p, u32 len) {
     const u8 *b = p;
@@ -90,6 +92,7 @@ static void parse_madt(const u8 *t) {
 }
 
 static void note_sig(const u8 *t) {
+    if (ntables < 32) table_addrs[ntables++] = (u64)(uintptr_t)t;
     size_t n = strlen(table_sigs);
     if (n + 6 >= sizeof(table_sigs)) return;
     if (n) table_sigs[n++] = ' ';
@@ -110,6 +113,12 @@ static void find_mp(void) {
 }
 
 const char *acpi_table_list(void) { return table_sigs; }
+const void *acpi_find_table(const char *sig) {
+    for (u32 i = 0; i < ntables; i++)
+        if (!memcmp((const void *)(uintptr_t)table_addrs[i], sig, 4))
+            return (const void *)(uintptr_t)table_addrs[i];
+    return 0;
+}
 
 void acpi_init(void) {
     find_mp();

@@ -200,6 +200,7 @@ void acpi_init(void); /* reports LAB-FAIL lines for bad checksums */
 struct lab_isa_route { u32 gsi; bool active_low; bool level; bool overridden; };
 struct lab_isa_route acpi_isa_route(u8 isa_irq);
 const char *acpi_table_list(void); /* signatures of the tables found, space separated */
+const void *acpi_find_table(const char *sig); /* a table listed by the XSDT/RSDT (or the DSDT) */
 
 /* ---- LAPIC ------------------------------------------------------------------------------- */
 #define LAPIC_ID 0x20
