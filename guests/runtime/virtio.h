@@ -65,6 +65,7 @@ void *virtio_alloc(u32 bytes); /* page-aligned, zeroed, never freed */
 /* Device drivers (runtime/virtio_{blk,rng,console}.c): each runs its checks on a started
  * device and reports LAB-PASS/LAB-FAIL lines named <name>.<check>. */
 void virtio_blk_test(struct virtio_dev *v, const char *name, u64 sector);
+void virtio_blk_iops(struct virtio_dev *v, const char *name, u32 ms);
 void virtio_rng_test(struct virtio_dev *v, const char *name, u32 bytes);
 void virtio_console_test(struct virtio_dev *v, const char *name, u32 rx_timeout_ms);
 

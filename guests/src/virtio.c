@@ -43,6 +43,8 @@ void lab_main(void) {
             if (!virtio_start(&blk, d, start, 1ull << 9 /* FLUSH */, 1, 0)) continue;
             lab_pass(start);
             virtio_blk_test(&blk, name, lab_cmdline_u64("blk_sector", 1));
+            u32 iops_ms = (u32)lab_cmdline_u64("blk_iops_ms", 0);
+            if (iops_ms) virtio_blk_iops(&blk, name, iops_ms);
         } else if (devs[i].type == VIRTIO_ID_RNG) {
             if (!virtio_start(&rng, d, start, 0, 1, 8)) continue;
             lab_pass(start);
