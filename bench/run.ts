@@ -1,8 +1,9 @@
 // `npm run bench`: every benchmark compares against a reference measured in the same run
-// and prints the ratio. Options: --seconds N (per measurement), --only io|boot.
+// and prints the ratio. Options: --seconds N (per measurement), --only io|boot|irq.
 import { parseArgs } from 'node:util';
 import { ioExitBench } from './io-exit.js';
 import { bootBench } from './boot-time.js';
+import { irqPathsBench } from './irq-paths.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '2' }, only: { type: 'string' } } });
 const seconds = Number(values.seconds);
@@ -21,4 +22,14 @@ if (!values.only || values.only === 'boot') {
   if (r.qemu === undefined) console.log(`  QEMU: not measured (${r.qemuSkipReason})`);
   else console.log(`  qemu-system-x86_64 -accel kvm (reference)  ${r.qemu.toFixed(1)} ms`);
   console.log(`  vmm run                                    ${r.vmm.toFixed(1)} ms${r.qemu ? `   ratio ${(r.vmm / r.qemu).toFixed(3)}  (target <= 1.0)` : ''}`);
+}
+if (!values.only || values.only === 'irq') {
+  const rs = await irqPathsBench(seconds);
+  const raw = rs.find((r) => r.path === 'raw')!;
+  console.log('irq-lab interrupts from the device to the guest handler (handled = guest handler runs, the rest coalesced)');
+  for (const r of rs) {
+    const lat = r.p50Us === undefined ? '' : `   fire->handler ACK p50 ${r.p50Us} us p99 ${r.p99Us} us`;
+    const ratio = r.path === 'raw' ? '(reference)' : `ratio ${(r.handledPerSec / raw.handledPerSec).toFixed(3)}${r.path === 'irqfd' ? ' (target >= 0.80)' : ''}`;
+    console.log(`  ${r.path.padEnd(10)} raised ${fmt(r.raisesPerSec).padStart(10)}/s  handled ${fmt(r.handledPerSec).padStart(8)}/s  ${ratio}${lat}`);
+  }
 }

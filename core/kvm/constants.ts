@@ -158,6 +158,11 @@ export const KVM_IRQCHIP_PIC_SLAVE = 1;
 export const KVM_IRQCHIP_IOAPIC = 2;
 export const KVM_MAX_IRQ_ROUTES = 4096;
 
+// KVM_IOEVENTFD flags (struct kvm_ioeventfd: u64 datamatch, u64 addr, u32 len, s32 fd, u32 flags, u8 pad[36])
+export const KVM_IOEVENTFD_FLAG_DATAMATCH = 1 << 0;
+export const KVM_IOEVENTFD_FLAG_PIO = 1 << 1;
+export const KVM_IOEVENTFD_FLAG_DEASSIGN = 1 << 2;
+
 // KVM_IRQFD flags
 export const KVM_IRQFD_FLAG_DEASSIGN = 1 << 0;
 export const KVM_IRQFD_FLAG_RESAMPLE = 1 << 1;

@@ -111,6 +111,26 @@ export class Vm {
     this.ioctl(K.KVM_IRQFD, b);
   }
 
+  /**
+   * KVM_IOEVENTFD: guest writes of `len` bytes (0 = any length, MMIO only) to `addr` signal
+   * `fd` inside the kernel, without an exit. `datamatch` restricts it to one written value;
+   * `deassign` removes a registration made with the same arguments.
+   */
+  ioeventfd(addr: number, len: number, fd: number, opts: { pio?: boolean; datamatch?: number | bigint; deassign?: boolean } = {}): void {
+    const b = new Uint8Array(64);
+    const dv = new DataView(b.buffer);
+    let flags = 0;
+    if (opts.datamatch !== undefined) flags |= K.KVM_IOEVENTFD_FLAG_DATAMATCH;
+    if (opts.pio) flags |= K.KVM_IOEVENTFD_FLAG_PIO;
+    if (opts.deassign) flags |= K.KVM_IOEVENTFD_FLAG_DEASSIGN;
+    dv.setBigUint64(0, BigInt(opts.datamatch ?? 0), true);
+    dv.setBigUint64(8, BigInt(addr), true);
+    dv.setUint32(16, len, true);
+    dv.setInt32(20, fd, true);
+    dv.setUint32(24, flags, true);
+    this.ioctl(K.KVM_IOEVENTFD, b);
+  }
+
   /** Inject an MSI; returns >0 delivered, 0 blocked by the guest. */
   signalMsi(msg: MsiMessage): number {
     const b = new Uint8Array(32);

@@ -50,6 +50,11 @@ export interface MachineConfig {
   irqchip: IrqchipMode;
   boot: BootConfig;
   devices: DeviceConfig[];
+  /**
+   * Cap on KVM GSI routing-table entries (default: KVM's 4096). A lab knob: a small limit
+   * makes MSI vectors run out of routes and fall back to KVM_SIGNAL_MSI from userspace.
+   */
+  gsiRouteLimit?: number;
 }
 
 export const DEFAULT_DEVICES: LegacyDeviceConfig[] = [

@@ -107,7 +107,7 @@ export class Machine {
       this.vm.setTssAddr(KVM_TSS_ADDR);
       this.vm.setIdentityMapAddr(KVM_IDENTITY_MAP_ADDR);
       this.irqchip = config.irqchip === 'split' ? new SplitIrqchip(this.vm, this.mmio) : new KernelIrqchip(this.vm);
-      this.interrupts = new KvmInterruptManager({ vm: this.vm, irqchip: this.irqchip });
+      this.interrupts = new KvmInterruptManager({ vm: this.vm, irqchip: this.irqchip, maxRoutes: config.gsiRouteLimit });
       this.ram = allocateGuestRam(this.vm, pcLayout(config.memoryMiB * MiB));
       this.devices = createLegacyDevices({ config, pio: this.pio, irqchip: this.irqchip }, {
         onConsole: (b) => this.io.onConsole?.(b),
@@ -142,7 +142,10 @@ export class Machine {
       layout: this.ram.memory.layout,
       intxLine: (gsi) => {
         let g = intx.get(gsi);
-        if (!g) intx.set(gsi, (g = this.interrupts.createIntxGroup({ device: `pci-intx-gsi${gsi}`, gsi })));
+        if (!g) {
+          intx.set(gsi, (g = this.interrupts.createIntxGroup({ device: `pci-intx-gsi${gsi}`, gsi })));
+          g.enable(); // a group that is never enabled would swallow every assertion
+        }
         const group = g;
         return { set: (level) => group.setLevel(level) };
       },
@@ -153,7 +156,8 @@ export class Machine {
       const n = counts.get(d.type) ?? 0;
       counts.set(d.type, n + 1);
       this.runDir ??= mkdtempSync(join(tmpdir(), 'irqbench-'));
-      const dev = createPciDevice(d, {
+      let created: PciDevice | undefined;
+      const dev = (created = createPciDevice(d, {
         name: `${d.type}${n}`,
         vm: this.vm,
         interrupts: this.interrupts,
@@ -162,7 +166,12 @@ export class Machine {
         runDir: this.runDir,
         log: (line) => this.logLine(`${d.type}${n}: ${line}`),
         onFailure: (reason) => this.logLine(`${d.type}${n} failed: ${reason}; the VM keeps running without it`),
-      });
+        intxGsi: () => {
+          const at = created && pci.bridge.list().find((e) => e.fn === created!.fn);
+          const pin = created?.fn.interruptPin ?? 0;
+          return at && pin > 0 ? pci.bridge.intx.route(0, at.device, pin - 1).ioapicPin : undefined;
+        },
+      }));
       this.pciDevices.push(dev);
       pci.bridge.addFunction(dev.fn, d.slot === undefined ? undefined : { device: d.slot, function: 0 });
     }

@@ -20,6 +20,12 @@ export interface PciDeviceContext {
   runDir: string;
   log(line: string): void;
   onFailure(reason: string): void;
+  /**
+   * The GSI (IOAPIC input) the device's INTx pin is routed to, once its function is on the
+   * host bridge (valid from start()); undefined when the function has no pin. A device
+   * process that drives INTx itself creates its own IntxInterruptGroup on this GSI.
+   */
+  intxGsi?(): number | undefined;
 }
 
 export type PciDeviceState = 'created' | 'running' | 'failed' | 'stopped';

@@ -78,6 +78,8 @@ export const ProfileSchema = z.strictObject({
   cpus: z.number().int().min(1).max(64),
   memoryMiB: z.number().int().min(16).max(65536).multipleOf(2),
   irqchip: z.enum(['kernel', 'split']).default('kernel'),
+  /** Lab knob: cap KVM's GSI routing table to provoke route exhaustion and fallback. */
+  gsiRouteLimit: z.number().int().min(24).max(4096).optional(),
   boot: z.strictObject({
     kind: z.enum(['auto', 'pvh', 'multiboot', 'bzimage']).default('auto'),
     kernel: z.string().min(1),

@@ -105,6 +105,7 @@ export function resolveProfile(profile: Profile, profileDir: string): MachineCon
     cpus: profile.cpus,
     memoryMiB: profile.memoryMiB,
     irqchip: profile.irqchip,
+    ...(profile.gsiRouteLimit !== undefined && { gsiRouteLimit: profile.gsiRouteLimit }),
     boot: {
       kind: boot.kind,
       kernel: abs(boot.kernel),

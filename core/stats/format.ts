@@ -1,6 +1,8 @@
 // Text rendering of MachineStats for `vmm run --stats`: per-vCPU columns in the spirit of
-// /proc/interrupts, the IOAPIC pin table (split irqchip), device counters and the buses.
-import type { MachineStats } from './machine-stats.js';
+// /proc/interrupts, the IOAPIC pin table (split irqchip), device counters, each PCI
+// device's interrupt sources (only rows that saw an interrupt or are pending: a 2048-vector
+// table prints what happened, not 2048 lines) and the buses.
+import type { MachineStats, PciDeviceSample } from './machine-stats.js';
 
 /** KVM binary-stats counters worth a row, in display order (present ones only). */
 const KVM_ROWS = ['exits', 'io_exits', 'mmio_exits', 'irq_exits', 'halt_exits', 'irq_window_exits', 'irq_injections', 'nmi_injections', 'req_event', 'signal_exits', 'insn_emulation', 'insn_emulation_fail'];
@@ -41,8 +43,30 @@ export function formatStats(s: MachineStats): string {
     const nonzero = Object.entries(d.stats).filter(([, v]) => v !== 0);
     out.push(`  ${d.name.padEnd(24)} ${nonzero.length ? nonzero.map(([k, v]) => `${k}=${v}`).join(' ') : '(idle)'}`);
   }
+  for (const d of s.pci ?? []) out.push('', ...formatPciDevice(d));
+  if (s.pci?.length) out.push('');
   for (const [bus, st] of Object.entries(s.buses)) {
     out.push(`  ${`${bus} bus`.padEnd(24)} reads=${st.reads} writes=${st.writes} unassigned-reads=${st.unassignedReads} unassigned-writes=${st.unassignedWrites}`);
   }
   return out.join('\n');
+}
+
+function formatPciDevice(d: PciDeviceSample): string[] {
+  const out = [`PCI ${d.bdf || '--:--.-'} ${d.name} (${d.state})`];
+  const used = d.irqs.filter((r) => r.total || r.pending || r.coalesced || r.injected);
+  const idle = d.irqs.length - used.length;
+  if (used.length) {
+    out.push(...table(
+      ['  source', 'path', 'gsi', 'mask/pend', 'total', 'coalesced', 'fired-masked', 'after-unmask', 'injected'],
+      used.map((r) => [`  ${r.label}`, r.path, r.gsi ?? '-', `${r.masked ? 'M' : '-'}${r.pending ? 'P' : '-'}`, r.total, r.coalesced, r.firedWhileMasked, r.deliveredAfterUnmask, r.injected]),
+    ));
+  }
+  if (idle) out.push(`  (${idle} idle source${idle === 1 ? '' : 's'} not shown)`);
+  const counters = Object.entries(d.device).filter(([, v]) => typeof v === 'number' && v !== 0).map(([k, v]) => `${k}=${v as number}`);
+  if (counters.length) out.push(`  device: ${counters.join(' ')}`);
+  for (const [k, v] of Object.entries(d.device)) {
+    if (typeof v === 'number' || !v.some((n) => n !== 0)) continue;
+    out.push(`  ${k}: ${v.map((n, i) => (n ? `[${i}]=${n}` : '')).filter(Boolean).join(' ')}`);
+  }
+  return out;
 }

@@ -30,6 +30,20 @@ describe('StatsStream', () => {
     expect(out[2]).toEqual({ kind: 'delta', seq: 2, t: 1200, dt: 100, changes: { 'device.uart@0x3f8.txBytes': { value: 4, rate: 40 } } });
   });
 
+  it('flattens PCI interrupt rows (non-zero only) and device counters', () => {
+    const row = (label: string, total: number) => ({
+      label, path: 'irqfd' as const, gsi: 24, masked: false, pending: false, total, coalesced: 0, firedWhileMasked: 0, deliveredAfterUnmask: 0, injected: 0,
+    });
+    const s: MachineStats = {
+      ...stats(0, 0, 0),
+      pci: [{ name: 'irq-lab0', bdf: '00:01.0', state: 'running', irqs: [row('v0', 0), row('v5', 9)], device: { fired: 9, latencyBuckets: [0, 0, 4] } }],
+    };
+    const c = flattenCounters(s);
+    expect(c).toMatchObject({ 'pci.irq-lab0.v5.total': 9, 'pci.irq-lab0.fired': 9, 'pci.irq-lab0.latencyBuckets.2': 4 });
+    expect(Object.keys(c).some((k) => k.startsWith('pci.irq-lab0.v0.'))).toBe(false);
+    expect('pci.irq-lab0.latencyBuckets.0' in c).toBe(false);
+  });
+
   it('refuses silly rates', () => {
     expect(() => new StatsStream(() => stats(0, 0, 0), () => {}, 0)).toThrow(RangeError);
   });

@@ -2,7 +2,7 @@
 // (10 Hz by default) only the counters that changed, each with its rate since the previous
 // tick. Counters are addressed by provenance paths ("vcpu0.exits", "ioapic.pin4.deliveries",
 // "device.uart@0x3f8.txBytes"), so a consumer can keep a flat map and apply deltas.
-import type { MachineStats } from './machine-stats.js';
+import type { MachineStats, PciDeviceSample } from './machine-stats.js';
 
 export type StatsMessage =
   | { kind: 'snapshot'; seq: number; t: number; stats: MachineStats; counters: Record<string, number> }
@@ -24,8 +24,29 @@ export function flattenCounters(s: MachineStats): Record<string, number> {
     out[`ioapic.pin${p.pin}.eois`] = p.eois;
   }
   for (const d of s.devices) for (const [k, n] of Object.entries(d.stats)) out[`device.${d.name}.${k}`] = n;
+  for (const d of s.pci ?? []) flattenPci(d, out);
   for (const [bus, st] of Object.entries(s.buses)) for (const [k, n] of Object.entries(st)) out[`bus.${bus}.${k}`] = n;
   return out;
+}
+
+const IRQ_COUNTERS = ['total', 'coalesced', 'firedWhileMasked', 'deliveredAfterUnmask', 'injected'] as const;
+
+/**
+ * "pci.irq-lab0.v5.total", "pci.irq-lab0.intx.injected", "pci.irq-lab0.fired",
+ * "pci.irq-lab0.latencyBuckets.3". Interrupt rows and array entries that are all zero are
+ * left out (a 2048-vector table stays cheap); counters only grow, so a key never vanishes
+ * once it appeared.
+ */
+function flattenPci(d: PciDeviceSample, out: Record<string, number>): void {
+  const p = `pci.${d.name}`;
+  for (const r of d.irqs) {
+    if (IRQ_COUNTERS.every((k) => r[k] === 0)) continue;
+    for (const k of IRQ_COUNTERS) out[`${p}.${r.label}.${k}`] = r[k];
+  }
+  for (const [k, v] of Object.entries(d.device)) {
+    if (typeof v === 'number') out[`${p}.${k}`] = v;
+    else v.forEach((n, i) => n !== 0 && (out[`${p}.${k}.${i}`] = n));
+  }
 }
 
 export class StatsStream {

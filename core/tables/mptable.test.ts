@@ -91,7 +91,7 @@ describe('buildMpTable', () => {
     expect(buses).toEqual([[0, 'ISA   '], [1, 'PCI   ']]);
     const pci = entries.filter((e) => e.type === 3 && e.b[4] === 1);
     // type INT, flags 0x0d (polarity 01 active high, trigger 11 level), bus 1, IRQ, IOAPIC 0, pin
-    expect(pci.map((e) => [e.b[1], e.b[2] | (e.b[3]! << 8), e.b[5], e.b[6], e.b[7]])).toEqual([
+    expect(pci.map((e) => [e.b[1], e.b[2]! | (e.b[3]! << 8), e.b[5], e.b[6], e.b[7]])).toEqual([
       [0, 0x0d, 12, 0, 19],
       [0, 0x0d, 17, 0, 17],
     ]);

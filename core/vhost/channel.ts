@@ -66,6 +66,15 @@ export class VhostChannel {
     }
   }
 
+  /**
+   * Read and deliver whatever is already queued on the socket, now, instead of waiting for
+   * the readiness callback. For ordering against another event source: a device that learns
+   * of an event on an eventfd first takes in every message the peer sent before it.
+   */
+  pump(): void {
+    if (!this.closed) this.readable();
+  }
+
   /** Close the connection; `reason` goes to onClose (undefined = normal close). */
   close(reason?: Error): void {
     if (this.closed) return;

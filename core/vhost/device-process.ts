@@ -11,6 +11,8 @@ export class DeviceProcessError extends VmmError {}
 export interface DeviceProcessOptions extends FrontendOptions {
   command: string;
   args: string[];
+  /** Environment of the process (default: the VMM's). */
+  env?: NodeJS.ProcessEnv;
   socketPath: string;
   /** ms between SIGTERM and SIGKILL in stop() (default 2000). */
   stopTimeoutMs?: number;
@@ -43,7 +45,7 @@ export class DeviceProcess {
   async start(): Promise<VhostUserFrontend> {
     if (this.child && this.child.exitCode === null && this.child.signalCode === null) throw new DeviceProcessError(`${this.opts.command} is still running; stop() or restart() it`);
     this.stderr = '';
-    const child = spawn(this.opts.command, this.opts.args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(this.opts.command, this.opts.args, { stdio: ['ignore', 'ignore', 'pipe'], env: this.opts.env ?? process.env });
     this.child = child;
     child.stderr!.setEncoding('utf8').on('data', (s: string) => (this.stderr = (this.stderr + s).slice(-4096)));
     const exited = new Promise<DeviceExit>((resolve) => {

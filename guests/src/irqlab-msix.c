@@ -219,6 +219,24 @@ static void burst(const char *check, u32 v, u32 n, bool masked) {
     lab_printf("LAB-COUNT %s vector=%u raised=%u handled=%u\n", check, v, irqlab_seq(L, v) - seq0, h);
 }
 
+/* serve_ms=N: the benchmark's guest side. Every vector of device 0 unmasked on the BSP,
+ * handlers counting (and ACKing, for the latency histogram); the host fires. */
+static void serve(u32 ms) {
+    L = &devs[0];
+    M = &tabs[0];
+    irqlab_hook_dev = L;
+    u32 n = M->size < K ? M->size : K;
+    for (u32 v = 0; v < n; v++) bind(v);
+    irqc_reset(0, IRQC_SOURCES);
+    lab_printf("LAB-READY irqlab-serve vectors=%u\n", n);
+    u64 t0 = lab_now_us();
+    while (lab_now_us() - t0 < (u64)ms * 1000) __asm__ volatile("sti; hlt" ::: "memory");
+    u64 handled = 0;
+    for (u32 v = 0; v < n; v++) handled += irqc_total(v);
+    lab_printf("LAB-COUNT serve handled=%lu\n", handled);
+    lab_pass("serve");
+}
+
 void lab_main(void) {
     pci_init(true);
     K = irqc_pool_size();
@@ -240,6 +258,11 @@ void lab_main(void) {
         lab_check(devs[d].features & IRQLAB_F_MSIX, "feature", "%s: FEATURES 0x%x lacks MSI-X", p, devs[d].features);
         test_setup(&devs[d], &tabs[d], p);
         if (!tabs[d].cap || !(msix_control(&tabs[d]) & 0x8000)) return;
+    }
+    u32 serve_ms = (u32)lab_cmdline_u64("serve_ms", 0);
+    if (serve_ms) {
+        serve(serve_ms);
+        return;
     }
     /* APs after every BAR is mapped (lab_map_mmio does not shoot down other TLBs) */
     for (u32 i = 0; i < lab_acpi.ncpus && ncpu < IRQC_CPUS; i++)
