@@ -1,9 +1,10 @@
 // `npm run bench`: every benchmark compares against a reference measured in the same run
-// and prints the ratio. Options: --seconds N (per measurement), --only io|boot|irq.
+// and prints the ratio. Options: --seconds N (per measurement), --only io|boot|irq|blk.
 import { parseArgs } from 'node:util';
 import { ioExitBench } from './io-exit.js';
 import { bootBench } from './boot-time.js';
 import { irqPathsBench } from './irq-paths.js';
+import { blkIopsBench } from './blk-iops.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '2' }, only: { type: 'string' } } });
 const seconds = Number(values.seconds);
@@ -32,4 +33,11 @@ if (!values.only || values.only === 'irq') {
     const ratio = r.path === 'raw' ? '(reference)' : `ratio ${(r.handledPerSec / raw.handledPerSec).toFixed(3)}${r.path === 'irqfd' ? ' (target >= 0.80)' : ''}`;
     console.log(`  ${r.path.padEnd(10)} raised ${fmt(r.raisesPerSec).padStart(10)}/s  handled ${fmt(r.handledPerSec).padStart(8)}/s  ${ratio}${lat}`);
   }
+}
+if (!values.only || values.only === 'blk') {
+  const r = await blkIopsBench(seconds);
+  console.log('virtio-blk 4 KiB random reads, queue depth 1, same lab guest');
+  if (r.qemu === undefined) console.log(`  QEMU: not measured (${r.qemuSkipReason})`);
+  else console.log(`  QEMU -accel kvm, its own virtio-blk-pci (reference)   ${fmt(r.qemu).padStart(8)} IOPS`);
+  console.log(`  vmm, vhost-user-blk device process                   ${fmt(r.vmm).padStart(8)} IOPS${r.qemu ? `   ratio ${(r.vmm / r.qemu).toFixed(3)}  (target >= 1.0)` : ''}`);
 }
