@@ -45,6 +45,10 @@ export function formatStats(s: MachineStats): string {
   }
   for (const d of s.pci ?? []) out.push('', ...formatPciDevice(d));
   if (s.pci?.length) out.push('');
+  if (s.routing) {
+    const r = s.routing;
+    out.push(`  ${'GSI routing'.padEnd(24)} entries=${r.entries}/${r.maxRoutes} fixed=${r.fixedEntries} msi=${r.msiRoutes} peak-msi=${r.peakMsiRoutes} allocations=${r.allocations} reuses=${r.reuses} exhausted=${r.exhausted} commits=${r.commits}`);
+  }
   for (const [bus, st] of Object.entries(s.buses)) {
     out.push(`  ${`${bus} bus`.padEnd(24)} reads=${st.reads} writes=${st.writes} unassigned-reads=${st.unassignedReads} unassigned-writes=${st.unassignedWrites}`);
   }

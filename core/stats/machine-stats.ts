@@ -52,6 +52,8 @@ export interface MachineStats {
   devices: { name: string; stats: Record<string, number> }[];
   pci?: PciDeviceSample[];
   buses: Record<'pio' | 'mmio', Record<string, number>>;
+  /** KVM's GSI routing table: fixed (irqchip) and MSI entries, allocations, exhaustion. */
+  routing?: Record<string, number>;
 }
 
 export function sampleMachine(m: Machine): MachineStats {
@@ -69,6 +71,7 @@ export function sampleMachine(m: Machine): MachineStats {
     devices: m.devices.stats.map((d) => ({ name: d.name, stats: { ...(d.stats as Record<string, number>) } })),
     pci: samplePciDevices(m),
     buses: { pio: { ...m.pio.stats }, mmio: { ...m.mmio.stats } },
+    routing: m.interrupts ? { ...m.interrupts.routerStats() } : undefined,
   };
 }
 

@@ -26,6 +26,7 @@ export function flattenCounters(s: MachineStats): Record<string, number> {
   for (const d of s.devices) for (const [k, n] of Object.entries(d.stats)) out[`device.${d.name}.${k}`] = n;
   for (const d of s.pci ?? []) flattenPci(d, out);
   for (const [bus, st] of Object.entries(s.buses)) for (const [k, n] of Object.entries(st)) out[`bus.${bus}.${k}`] = n;
+  for (const [k, n] of Object.entries(s.routing ?? {})) out[`routing.${k}`] = n;
   return out;
 }
 
