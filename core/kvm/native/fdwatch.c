@@ -17,8 +17,7 @@
 // threadsafe function is never referenced (it does not keep the event loop alive).
 // Teardown: the env cleanup hook stops and joins the thread before releasing the
 // threadsafe function; the watcher is freed in the function's finalizer.
-#define NAPI_VERSION 8
-#include <node_api.h>
+#include "napi_util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -55,22 +54,14 @@ struct watcher {
   size_t nqueue, capqueue;
 };
 
-static napi_value throw_err(napi_env env, const char *what, int err) {
-  napi_value code, msg, error, num;
-  napi_create_string_utf8(env, "EFDWATCH", NAPI_AUTO_LENGTH, &code);
-  napi_create_string_utf8(env, what, NAPI_AUTO_LENGTH, &msg);
-  napi_create_error(env, code, msg, &error);
-  napi_create_int32(env, err, &num);
-  napi_set_named_property(env, error, "errno", num);
-  napi_throw(env, error);
-  return NULL;
-}
+/* Errors of this file: code EFDWATCH, the message as given, .errno = err. */
+static napi_value throw_err(napi_env env, const char *what, int err) { return nu_throw_coded(env, "EFDWATCH", what, err); }
 
+/* The environment's watcher (the functions' callback data), or NULL when fewer than n
+ * arguments were passed. */
 static struct watcher *get_watcher(napi_env env, napi_callback_info info, napi_value *argv, size_t n) {
-  size_t argc = n;
   void *data = NULL;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, &data) != napi_ok || argc < n) return NULL;
-  return data;
+  return nu_cb_args(env, info, n, argv, &data) ? data : NULL;
 }
 
 static int get_fd(napi_env env, napi_value v, int *fd) {
@@ -294,15 +285,8 @@ napi_value fdwatch_register(napi_env env, napi_value exports) {
   if (napi_create_threadsafe_function(env, NULL, NULL, name, 0, 1, w, free_watcher, w, call_js, &w->tsfn) != napi_ok) goto fail;
   napi_unref_threadsafe_function(env, w->tsfn);
   if (napi_add_env_cleanup_hook(env, env_cleanup, w) != napi_ok) return NULL;
-  struct {
-    const char *name;
-    napi_callback fn;
-  } fns[] = {{"fdwatchStart", js_start}, {"fdwatchAdd", js_add}, {"fdwatchRemove", js_remove}};
-  for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
-    napi_value f;
-    if (napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, w, &f) != napi_ok) return NULL;
-    if (napi_set_named_property(env, exports, fns[i].name, f) != napi_ok) return NULL;
-  }
+  static const struct nu_fn fns[] = {{"fdwatchStart", js_start}, {"fdwatchAdd", js_add}, {"fdwatchRemove", js_remove}};
+  if (!nu_export_fns(env, exports, fns, NU_COUNT(fns), w)) return NULL;
   return exports;
 fail:
   if (w->epfd >= 0) close(w->epfd);

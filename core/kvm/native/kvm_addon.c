@@ -10,8 +10,14 @@
 //
 // Stopping a vCPU blocked in KVM_RUN: `vcpuKick` sets kvm_run.immediate_exit and sends
 // SIG_KICK to the vCPU thread; the handler does nothing, KVM_RUN returns EINTR.
-#define NAPI_VERSION 8
-#include <node_api.h>
+//
+// Threading: every function runs on the JS thread that calls it (main thread or a vCPU
+// worker); the kvm_run slot table is process-wide and slots are claimed atomically.
+// This file is also the module entry point: NAPI_MODULE_INIT registers the functions of
+// unix_socket.c (which adds unix_watch.c's) and fdwatch.c, then its own. The Node-API
+// helpers all four files share (errno errors, argument fetching, byte views) are in
+// napi_util.h.
+#include "napi_util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -52,101 +58,30 @@ static atomic_int next_run = 0;
     }                                                                                \
   } while (0)
 
-static napi_value throw_errno(napi_env env, const char *what, int err) {
-  char msg[256];
-  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
-  napi_value code, message, error, errnum;
-  char codebuf[32];
-  snprintf(codebuf, sizeof codebuf, "E%d", err);
-  napi_create_string_utf8(env, codebuf, NAPI_AUTO_LENGTH, &code);
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
-  napi_create_error(env, code, message, &error);
-  napi_create_int32(env, err, &errnum);
-  napi_set_named_property(env, error, "errno", errnum);
-  napi_throw(env, error);
-  return NULL;
-}
-
-static int get_i64(napi_env env, napi_value v, int64_t *out) {
-  napi_valuetype t;
-  if (napi_typeof(env, v, &t) != napi_ok) return 0;
-  if (t == napi_bigint) {
-    bool lossless;
-    return napi_get_value_bigint_int64(env, v, out, &lossless) == napi_ok;
-  }
-  return napi_get_value_int64(env, v, out) == napi_ok;
-}
-
-/* Pointer and length of a TypedArray/DataView/ArrayBuffer/SharedArrayBuffer. */
-static int get_bytes(napi_env env, napi_value v, void **data, size_t *len) {
-  bool is;
-  if (napi_is_typedarray(env, v, &is) == napi_ok && is) {
-    napi_typedarray_type type;
-    size_t length, offset;
-    napi_value ab;
-    if (napi_get_typedarray_info(env, v, &type, &length, data, &ab, &offset) != napi_ok) return 0;
-    size_t elem = 1;
-    switch (type) {
-      case napi_int16_array: case napi_uint16_array: elem = 2; break;
-      case napi_int32_array: case napi_uint32_array: case napi_float32_array: elem = 4; break;
-      case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: elem = 8; break;
-      default: elem = 1;
-    }
-    *len = length * elem;
-    return 1;
-  }
-  if (napi_is_dataview(env, v, &is) == napi_ok && is) {
-    napi_value ab;
-    size_t offset;
-    return napi_get_dataview_info(env, v, len, data, &ab, &offset) == napi_ok;
-  }
-  if (napi_is_arraybuffer(env, v, &is) == napi_ok && is) {
-    return napi_get_arraybuffer_info(env, v, data, len) == napi_ok;
-  }
-  return 0;
-}
-
-static napi_value make_i64(napi_env env, int64_t v) {
-  napi_value r;
-  napi_create_int64(env, v, &r);
-  return r;
-}
-
-static napi_value args_n(napi_env env, napi_callback_info info, size_t n, napi_value *argv) {
-  size_t argc = n;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < n) {
-    napi_throw_type_error(env, "EARGS", "missing arguments");
-    return NULL;
-  }
-  return argv[0];
-}
-
 /* open(path, flags) -> fd */
 static napi_value js_open(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  if (!args_n(env, info, 2, argv)) return NULL;
+  if (!nu_args(env, info, 2, argv)) return NULL;
   char path[4096];
   size_t plen;
   int64_t flags;
   CHECK(napi_get_value_string_utf8(env, argv[0], path, sizeof path, &plen));
-  if (!get_i64(env, argv[1], &flags)) return throw_errno(env, "open: flags", EINVAL);
+  if (!nu_i64_wrap(env, argv[1], &flags)) return nu_throw_errno(env, "open: flags", EINVAL);
   int fd = open(path, (int)flags | O_CLOEXEC);
   if (fd < 0) {
     char what[4200];
     snprintf(what, sizeof what, "open %s", path);
-    return throw_errno(env, what, errno);
+    return nu_throw_errno(env, what, errno);
   }
-  return make_i64(env, fd);
+  return nu_int(env, fd);
 }
 
 static napi_value js_close(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (!args_n(env, info, 1, argv)) return NULL;
+  if (!nu_args(env, info, 1, argv)) return NULL;
   int64_t fd;
-  if (!get_i64(env, argv[0], &fd)) return throw_errno(env, "close", EBADF);
-  if (close((int)fd) < 0) return throw_errno(env, "close", errno);
-  return NULL;
+  if (!nu_i64_wrap(env, argv[0], &fd)) return nu_throw_errno(env, "close", EBADF);
+  return nu_void_or_throw(env, "close", close((int)fd));
 }
 
 /* ioctl(fd, request, arg) -> result; arg: number | bigint | buffer (pointer to its bytes) */
@@ -154,69 +89,65 @@ static napi_value js_ioctl(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   size_t argc = 3;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 2) return throw_errno(env, "ioctl", EINVAL);
+  if (argc < 2) return nu_throw_errno(env, "ioctl", EINVAL);
   int64_t fd, req;
-  if (!get_i64(env, argv[0], &fd) || !get_i64(env, argv[1], &req)) return throw_errno(env, "ioctl", EINVAL);
+  if (!nu_i64_wrap(env, argv[0], &fd) || !nu_i64_wrap(env, argv[1], &req)) return nu_throw_errno(env, "ioctl", EINVAL);
   unsigned long arg = 0;
   if (argc >= 3) {
-    void *data;
-    size_t len;
+    struct nu_span b;
     int64_t num;
-    if (get_bytes(env, argv[2], &data, &len)) {
-      arg = (unsigned long)data;
-    } else if (get_i64(env, argv[2], &num)) {
+    if (nu_bytes(env, argv[2], &b)) {
+      arg = (unsigned long)b.data;
+    } else if (nu_i64_wrap(env, argv[2], &num)) {
       arg = (unsigned long)num;
     } else {
-      return throw_errno(env, "ioctl: argument", EINVAL);
+      return nu_throw_errno(env, "ioctl: argument", EINVAL);
     }
   }
   int r = ioctl((int)fd, (unsigned long)req, arg);
   if (r < 0) {
     char what[64];
     snprintf(what, sizeof what, "ioctl 0x%lx", (unsigned long)req);
-    return throw_errno(env, what, errno);
+    return nu_throw_errno(env, what, errno);
   }
-  return make_i64(env, r);
+  return nu_int(env, r);
 }
 
 /* addressOf(view) -> bigint: host virtual address of the view's first byte. */
 static napi_value js_address_of(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (!args_n(env, info, 1, argv)) return NULL;
-  void *data;
-  size_t len;
-  if (!get_bytes(env, argv[0], &data, &len)) return throw_errno(env, "addressOf", EINVAL);
+  if (!nu_args(env, info, 1, argv)) return NULL;
+  struct nu_span b;
+  if (!nu_bytes(env, argv[0], &b)) return nu_throw_errno(env, "addressOf", EINVAL);
   napi_value r;
-  CHECK(napi_create_bigint_uint64(env, (uint64_t)(uintptr_t)data, &r));
+  CHECK(napi_create_bigint_uint64(env, (uint64_t)(uintptr_t)b.data, &r));
   return r;
 }
 
 static napi_value js_eventfd(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  if (!args_n(env, info, 2, argv)) return NULL;
+  if (!nu_args(env, info, 2, argv)) return NULL;
   int64_t init, flags;
-  if (!get_i64(env, argv[0], &init) || !get_i64(env, argv[1], &flags)) return throw_errno(env, "eventfd", EINVAL);
-  int fd = eventfd((unsigned)init, (int)flags | EFD_CLOEXEC);
-  if (fd < 0) return throw_errno(env, "eventfd", errno);
-  return make_i64(env, fd);
+  if (!nu_i64_wrap(env, argv[0], &init) || !nu_i64_wrap(env, argv[1], &flags)) return nu_throw_errno(env, "eventfd", EINVAL);
+  return nu_int_or_throw(env, "eventfd", eventfd((unsigned)init, (int)flags | EFD_CLOEXEC));
 }
 
 static napi_value js_memfd_create(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  if (!args_n(env, info, 2, argv)) return NULL;
+  if (!nu_args(env, info, 2, argv)) return NULL;
   char name[256];
   size_t nlen;
-  int64_t size;
   CHECK(napi_get_value_string_utf8(env, argv[0], name, sizeof name, &nlen));
-  if (!get_i64(env, argv[1], &size) || size < 0) return throw_errno(env, "memfd_create", EINVAL);
+  int64_t size;
+  if (!nu_i64_wrap(env, argv[1], &size) || size < 0) return nu_throw_errno(env, "memfd_create", EINVAL);
   int fd = (int)syscall(SYS_memfd_create, name, 0x0001U /* MFD_CLOEXEC */);
-  if (fd < 0) return throw_errno(env, "memfd_create", errno);
+  if (fd < 0) return nu_throw_errno(env, "memfd_create", errno);
   if (ftruncate(fd, (off_t)size) < 0) {
     int e = errno;
     close(fd);
-    return throw_errno(env, "ftruncate memfd", e);
+    return nu_throw_errno(env, "ftruncate memfd", e);
   }
-  return make_i64(env, fd);
+  return nu_int(env, fd);
 }
 
 /* mapSharedOver(view, fd): replace the pages of `view` (page-aligned start and length)
@@ -224,103 +155,81 @@ static napi_value js_memfd_create(napi_env env, napi_callback_info info) {
  * memory. The view's contents are copied into the file first. */
 static napi_value js_map_shared_over(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  if (!args_n(env, info, 2, argv)) return NULL;
-  void *data;
-  size_t len;
+  if (!nu_args(env, info, 2, argv)) return NULL;
+  struct nu_span b;
   int64_t fd;
-  if (!get_bytes(env, argv[0], &data, &len) || !get_i64(env, argv[1], &fd)) return throw_errno(env, "mapSharedOver", EINVAL);
-  long page = sysconf(_SC_PAGESIZE);
-  if (((uintptr_t)data % (uintptr_t)page) != 0 || len % (size_t)page != 0 || len == 0) {
-    return throw_errno(env, "mapSharedOver: view not page-aligned", EINVAL);
-  }
-  if (pwrite((int)fd, data, len, 0) != (ssize_t)len) return throw_errno(env, "mapSharedOver: copy", errno ? errno : EIO);
-  void *p = mmap(data, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, (int)fd, 0);
-  if (p == MAP_FAILED) return throw_errno(env, "mapSharedOver: mmap", errno);
+  if (!nu_bytes(env, argv[0], &b) || !nu_i64_wrap(env, argv[1], &fd)) return nu_throw_errno(env, "mapSharedOver", EINVAL);
+  if (!nu_whole_pages(b)) return nu_throw_errno(env, "mapSharedOver: view not page-aligned", EINVAL);
+  if (pwrite((int)fd, b.data, b.len, 0) != (ssize_t)b.len) return nu_throw_errno(env, "mapSharedOver: copy", errno ? errno : EIO);
+  void *p = mmap(b.data, b.len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, (int)fd, 0);
+  if (p == MAP_FAILED) return nu_throw_errno(env, "mapSharedOver: mmap", errno);
   return NULL;
 }
 
-/* read(fd, view) -> bytes read, or -EAGAIN for a non-blocking fd with nothing to read */
-static napi_value js_read(napi_env env, napi_callback_info info) {
+/* read(fd, view) / write(fd, view) -> bytes moved, or -EAGAIN for a non-blocking fd that
+ * would block */
+static napi_value fd_transfer(napi_env env, napi_callback_info info, int is_write) {
+  const char *what = is_write ? "write" : "read";
   napi_value argv[2];
-  if (!args_n(env, info, 2, argv)) return NULL;
+  if (!nu_args(env, info, 2, argv)) return NULL;
   int64_t fd;
-  void *data;
-  size_t len;
-  if (!get_i64(env, argv[0], &fd) || !get_bytes(env, argv[1], &data, &len)) return throw_errno(env, "read", EINVAL);
-  ssize_t r = read((int)fd, data, len);
-  if (r < 0) {
-    if (errno == EAGAIN) return make_i64(env, -EAGAIN);
-    return throw_errno(env, "read", errno);
-  }
-  return make_i64(env, r);
+  struct nu_span b;
+  if (!nu_i64_wrap(env, argv[0], &fd) || !nu_bytes(env, argv[1], &b)) return nu_throw_errno(env, what, EINVAL);
+  ssize_t r = is_write ? write((int)fd, b.data, b.len) : read((int)fd, b.data, b.len);
+  return nu_int_or_eagain(env, what, r);
 }
 
-static napi_value js_write(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  if (!args_n(env, info, 2, argv)) return NULL;
-  int64_t fd;
-  void *data;
-  size_t len;
-  if (!get_i64(env, argv[0], &fd) || !get_bytes(env, argv[1], &data, &len)) return throw_errno(env, "write", EINVAL);
-  ssize_t r = write((int)fd, data, len);
-  if (r < 0) {
-    if (errno == EAGAIN) return make_i64(env, -EAGAIN);
-    return throw_errno(env, "write", errno);
-  }
-  return make_i64(env, r);
-}
+static napi_value js_read(napi_env env, napi_callback_info info) { return fd_transfer(env, info, 0); }
+static napi_value js_write(napi_env env, napi_callback_info info) { return fd_transfer(env, info, 1); }
 
 /* pread(fd, view, offset) -> bytes read (KVM binary stats are read at offsets) */
 static napi_value js_pread(napi_env env, napi_callback_info info) {
   napi_value argv[3];
-  if (!args_n(env, info, 3, argv)) return NULL;
+  if (!nu_args(env, info, 3, argv)) return NULL;
   int64_t fd, off;
-  void *data;
-  size_t len;
-  if (!get_i64(env, argv[0], &fd) || !get_bytes(env, argv[1], &data, &len) || !get_i64(env, argv[2], &off) || off < 0) {
-    return throw_errno(env, "pread", EINVAL);
+  struct nu_span b;
+  if (!nu_i64_wrap(env, argv[0], &fd) || !nu_bytes(env, argv[1], &b) || !nu_i64_wrap(env, argv[2], &off) || off < 0) {
+    return nu_throw_errno(env, "pread", EINVAL);
   }
-  ssize_t r = pread((int)fd, data, len, (off_t)off);
-  if (r < 0) return throw_errno(env, "pread", errno);
-  return make_i64(env, r);
+  return nu_int_or_throw(env, "pread", pread((int)fd, b.data, b.len, (off_t)off));
 }
 
 static napi_value js_gettid(napi_env env, napi_callback_info info) {
   (void)info;
-  return make_i64(env, (int64_t)syscall(SYS_gettid));
+  return nu_int(env, (int64_t)syscall(SYS_gettid));
 }
 
 /* vcpuMapRun(vcpuFd, mmapSize) -> run handle */
 static napi_value js_vcpu_map_run(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  if (!args_n(env, info, 2, argv)) return NULL;
+  if (!nu_args(env, info, 2, argv)) return NULL;
   int64_t fd, size;
-  if (!get_i64(env, argv[0], &fd) || !get_i64(env, argv[1], &size) || size < (int64_t)sizeof(struct kvm_run)) {
-    return throw_errno(env, "vcpuMapRun", EINVAL);
+  if (!nu_i64_wrap(env, argv[0], &fd) || !nu_i64_wrap(env, argv[1], &size) || size < (int64_t)sizeof(struct kvm_run)) {
+    return nu_throw_errno(env, "vcpuMapRun", EINVAL);
   }
   int slot = atomic_fetch_add(&next_run, 1);
-  if (slot >= MAX_RUNS) return throw_errno(env, "vcpuMapRun: too many vCPUs", ENOSPC);
+  if (slot >= MAX_RUNS) return nu_throw_errno(env, "vcpuMapRun: too many vCPUs", ENOSPC);
   void *p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, (int)fd, 0);
-  if (p == MAP_FAILED) return throw_errno(env, "mmap kvm_run", errno);
+  if (p == MAP_FAILED) return nu_throw_errno(env, "mmap kvm_run", errno);
   runs[slot].run = p;
   runs[slot].size = (size_t)size;
   runs[slot].fd = (int)fd;
   runs[slot].last_exit = 0;
-  return make_i64(env, slot);
+  return nu_int(env, slot);
 }
 
 static struct run_slot *get_slot(napi_env env, napi_value v) {
   int64_t h;
-  if (!get_i64(env, v, &h) || h < 0 || h >= MAX_RUNS || runs[h].run == NULL) return NULL;
+  if (!nu_i64_wrap(env, v, &h) || h < 0 || h >= MAX_RUNS || runs[h].run == NULL) return NULL;
   return &runs[h];
 }
 
 /* vcpuRunUnmap(handle) */
 static napi_value js_vcpu_unmap_run(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (!args_n(env, info, 1, argv)) return NULL;
+  if (!nu_args(env, info, 1, argv)) return NULL;
   struct run_slot *s = get_slot(env, argv[0]);
-  if (!s) return throw_errno(env, "vcpuUnmapRun", EINVAL);
+  if (!s) return nu_throw_errno(env, "vcpuUnmapRun", EINVAL);
   munmap(s->run, s->size);
   s->run = NULL;
   return NULL;
@@ -339,12 +248,11 @@ static size_t io_bytes(const struct run_slot *s) {
 /* vcpuRun(handle, shadow) -> exit_reason, or -EINTR / -EAGAIN when interrupted. */
 static napi_value js_vcpu_run(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  if (!args_n(env, info, 2, argv)) return NULL;
+  if (!nu_args(env, info, 2, argv)) return NULL;
   struct run_slot *s = get_slot(env, argv[0]);
-  void *data;
-  size_t len;
-  if (!s || !get_bytes(env, argv[1], &data, &len) || len < SHADOW_SIZE) return throw_errno(env, "vcpuRun", EINVAL);
-  uint8_t *shadow = data;
+  struct nu_span b;
+  if (!s || !nu_bytes(env, argv[1], &b) || b.len < SHADOW_SIZE) return nu_throw_errno(env, "vcpuRun", EINVAL);
+  uint8_t *shadow = b.data;
   struct kvm_run *r = s->run;
   uint8_t *raw = (uint8_t *)r;
 
@@ -362,29 +270,29 @@ static napi_value js_vcpu_run(napi_env env, napi_callback_info info) {
     int e = errno;
     if (e == EINTR || e == EAGAIN) {
       __atomic_store_n(&r->immediate_exit, 0, __ATOMIC_SEQ_CST);
-      return make_i64(env, -e);
+      return nu_int(env, -e);
     }
-    return throw_errno(env, "KVM_RUN", e);
+    return nu_throw_errno(env, "KVM_RUN", e);
   }
   s->last_exit = r->exit_reason;
   memcpy(shadow, raw, SHADOW_HEADER + SHADOW_UNION);
   if (r->exit_reason == KVM_EXIT_IO && r->io.direction == KVM_EXIT_IO_OUT) {
     memcpy(shadow + SHADOW_IO_DATA, raw + r->io.data_offset, io_bytes(s));
   }
-  return make_i64(env, r->exit_reason);
+  return nu_int(env, r->exit_reason);
 }
 
 /* vcpuKick(handle, tid): make a KVM_RUN in progress (or the next one) return EINTR. */
 static napi_value js_vcpu_kick(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  if (!args_n(env, info, 2, argv)) return NULL;
+  if (!nu_args(env, info, 2, argv)) return NULL;
   int64_t h, tid;
-  if (!get_i64(env, argv[0], &h) || h < 0 || h >= MAX_RUNS || !get_i64(env, argv[1], &tid)) return throw_errno(env, "vcpuKick", EINVAL);
+  if (!nu_i64_wrap(env, argv[0], &h) || h < 0 || h >= MAX_RUNS || !nu_i64_wrap(env, argv[1], &tid)) return nu_throw_errno(env, "vcpuKick", EINVAL);
   struct run_slot *s = &runs[h];
   if (s->run == NULL) return NULL; /* already gone: nothing to interrupt */
   __atomic_store_n(&s->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
   if (tid > 0 && syscall(SYS_tgkill, getpid(), (pid_t)tid, SIG_KICK) < 0 && errno != ESRCH) {
-    return throw_errno(env, "tgkill", errno);
+    return nu_throw_errno(env, "tgkill", errno);
   }
   return NULL;
 }
@@ -413,20 +321,14 @@ static napi_value js_unblock_kick(napi_env env, napi_callback_info info) {
   sigemptyset(&set);
   sigaddset(&set, SIG_KICK);
   pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-  return make_i64(env, 0);
+  return nu_int(env, 0);
 }
-
-void unix_socket_register(napi_env env, napi_value exports); /* unix_socket.c */
-napi_value fdwatch_register(napi_env env, napi_value exports); /* fdwatch.c */
 
 NAPI_MODULE_INIT() {
   install_kick_signal();
   unix_socket_register(env, exports);
   fdwatch_register(env, exports);
-  struct {
-    const char *name;
-    napi_callback fn;
-  } fns[] = {
+  static const struct nu_fn fns[] = {
       {"open", js_open},
       {"close", js_close},
       {"ioctl", js_ioctl},
@@ -444,11 +346,7 @@ NAPI_MODULE_INIT() {
       {"vcpuKick", js_vcpu_kick},
       {"unblockKick", js_unblock_kick},
   };
-  for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
-    napi_value f;
-    if (napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &f) != napi_ok) return NULL;
-    if (napi_set_named_property(env, exports, fns[i].name, f) != napi_ok) return NULL;
-  }
+  if (!nu_export_fns(env, exports, fns, NU_COUNT(fns), NULL)) return NULL;
   napi_value v;
   napi_create_int32(env, SHADOW_SIZE, &v);
   napi_set_named_property(env, exports, "SHADOW_SIZE", v);

@@ -3,8 +3,9 @@
 // into the registering JS thread through a napi_threadsafe_function; after the JS
 // callback returns (having drained the fd), the fd is re-armed. Watches live in a fixed
 // table addressed by slot+generation, so an event racing with unwatch is dropped instead
-// of touching freed state or calling the wrong callback.
-#include "unix_common.h"
+// of touching freed state or calling the wrong callback. Registered by
+// unix_socket_register; argument and errno helpers come from napi_util.h.
+#include "napi_util.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -86,12 +87,12 @@ static void watch_call_js(napi_env env, napi_value cb, void *context, void *data
 /* unixWatchReadable(fd, callback(events), keepAlive) -> handle. callback must drain fd. */
 static napi_value js_watch(napi_env env, napi_callback_info info) {
   napi_value argv[3];
-  if (!us_args(env, info, 3, argv)) return NULL;
+  if (!nu_args(env, info, 3, argv)) return NULL;
   int64_t fd;
   bool keep;
-  if (!us_i64(env, argv[0], &fd) || napi_get_value_bool(env, argv[2], &keep) != napi_ok) return us_throw(env, "watch", EINVAL);
+  if (!nu_i64(env, argv[0], &fd) || napi_get_value_bool(env, argv[2], &keep) != napi_ok) return nu_throw_errno(env, "watch", EINVAL);
   pthread_once(&epoll_once, epoll_start);
-  if (epfd < 0) return us_throw(env, "watch: epoll thread", EAGAIN);
+  if (epfd < 0) return nu_throw_errno(env, "watch: epoll thread", EAGAIN);
   napi_value name;
   napi_create_string_utf8(env, "unixWatch", NAPI_AUTO_LENGTH, &name);
   pthread_mutex_lock(&watch_lock);
@@ -99,7 +100,7 @@ static napi_value js_watch(napi_env env, napi_callback_info info) {
   while (slot < US_MAX_WATCHES && (watches[slot].active || watches[slot].tsfn != NULL)) slot++;
   if (slot == US_MAX_WATCHES) {
     pthread_mutex_unlock(&watch_lock);
-    return us_throw(env, "watch: too many watches", ENOSPC);
+    return nu_throw_errno(env, "watch: too many watches", ENOSPC);
   }
   napi_threadsafe_function tsfn;
   if (napi_create_threadsafe_function(env, argv[1], NULL, name, 0, 1, NULL, NULL, NULL, watch_call_js, &tsfn) != napi_ok) {
@@ -119,18 +120,18 @@ static napi_value js_watch(napi_env env, napi_callback_info info) {
     watches[slot].tsfn = NULL;
     pthread_mutex_unlock(&watch_lock);
     napi_release_threadsafe_function(tsfn, napi_tsfn_release);
-    return us_throw(env, "watch: epoll_ctl", e);
+    return nu_throw_errno(env, "watch: epoll_ctl", e);
   }
   pthread_mutex_unlock(&watch_lock);
-  return us_int(env, slot);
+  return nu_int(env, slot);
 }
 
 /* unixUnwatch(handle): stop watching (idempotent). Call before closing the fd. */
 static napi_value js_unwatch(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (!us_args(env, info, 1, argv)) return NULL;
+  if (!nu_args(env, info, 1, argv)) return NULL;
   int64_t slot;
-  if (!us_i64(env, argv[0], &slot) || slot < 0 || slot >= US_MAX_WATCHES) return us_throw(env, "unwatch", EINVAL);
+  if (!nu_i64(env, argv[0], &slot) || slot < 0 || slot >= US_MAX_WATCHES) return nu_throw_errno(env, "unwatch", EINVAL);
   pthread_mutex_lock(&watch_lock);
   napi_threadsafe_function tsfn = watches[slot].tsfn;
   if (watches[slot].active) {
@@ -145,11 +146,6 @@ static napi_value js_unwatch(napi_env env, napi_callback_info info) {
 }
 
 void unix_watch_register(napi_env env, napi_value exports) {
-  napi_value f;
-  if (napi_create_function(env, "unixWatchReadable", NAPI_AUTO_LENGTH, js_watch, NULL, &f) == napi_ok) {
-    napi_set_named_property(env, exports, "unixWatchReadable", f);
-  }
-  if (napi_create_function(env, "unixUnwatch", NAPI_AUTO_LENGTH, js_unwatch, NULL, &f) == napi_ok) {
-    napi_set_named_property(env, exports, "unixUnwatch", f);
-  }
+  static const struct nu_fn fns[] = {{"unixWatchReadable", js_watch}, {"unixUnwatch", js_unwatch}};
+  nu_export_fns(env, exports, fns, NU_COUNT(fns), NULL);
 }
