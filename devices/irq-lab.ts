@@ -4,7 +4,8 @@
 // It talks to the VMM over the connected AF_UNIX stream socket it inherits as fd N
 // (default 3): per-vector eventfds, the INTx trigger/resample eventfds and the guest-RAM
 // memfd arrive there with SCM_RIGHTS, then raise/ack/stats commands (core/irq-lab/
-// protocol.ts). The model itself is core/irq-lab/backend.ts.
+// protocol.ts); it answers with READY_ACK, STATS/VECTOR_COUNTS and CREDIT (flow control).
+// The model itself is core/irq-lab/backend.ts.
 // Exit status: 0 after SIGTERM/SIGINT or when the VMM closes the connection; 2 when the
 // VMM sent something malformed (one line on stderr says what); 1 for a bad command line.
 import { parseArgs } from 'node:util';
@@ -14,7 +15,7 @@ import { BackendMemory } from '../core/vhost/backend-memory.js';
 import { VhostChannel, VhostDisconnectError, safeClose } from '../core/vhost/channel.js';
 import { nativeUnix } from '../core/vhost/native.js';
 import { IrqLabBackend, type BackendOps } from '../core/irq-lab/backend.js';
-import { COUNTS_PER_MESSAGE, Reply, decodeCommand, encodeStats, encodeVectorCounts } from '../core/irq-lab/protocol.js';
+import { COUNTS_PER_MESSAGE, Reply, decodeCommand, encodeCredit, encodeStats, encodeVectorCounts } from '../core/irq-lab/protocol.js';
 
 const NAME = 'irq-lab';
 const DEFAULT_FD = 3;
@@ -71,6 +72,7 @@ function main(): void {
         channel?.send(Reply.VECTOR_COUNTS, 0, encodeVectorCounts({ token: s.token, first, counts: part }));
       }
     },
+    credit: (c) => channel?.send(Reply.CREDIT, 0, encodeCredit(c)),
   });
   let stopping = false;
   const stop = (status: number, why?: string): void => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { IrqLabBackend, RAISES_PER_SLICE, type BackendOps } from './backend.js';
-import { PROTOCOL_VERSION, type Command } from './protocol.js';
+import { CREDIT_EVERY, IrqLabBackend, RAISES_PER_SLICE, type BackendOps } from './backend.js';
+import { PROTOCOL_VERSION, type Command, type CreditReply } from './protocol.js';
 import { bucketLowerUs, bucketOf, HISTOGRAM_BUCKETS, LatencyTracker } from './latency.js';
 import { RaiseKind } from './regs.js';
 
@@ -21,7 +21,8 @@ function rig(msixVectors = 8, intx = true) {
     defer: (fn) => void deferred.push(fn),
   };
   const replies: unknown[] = [];
-  const b = new IrqLabBackend(ops, { readyAck: (v) => replies.push(['ready', v]), stats: (s) => replies.push(s) });
+  const credits: CreditReply[] = [];
+  const b = new IrqLabBackend(ops, { readyAck: (v) => replies.push(['ready', v]), stats: (s) => replies.push(s), credit: (c) => credits.push(c) });
   const h = (c: Command) => b.handle(c);
   h({ op: 'setup', version: PROTOCOL_VERSION, msixVectors, msiVectors: 2, intx });
   h({ op: 'msix-fds', first: 0, fds: Array.from({ length: msixVectors }, (_, i) => 100 + i) });
@@ -32,7 +33,9 @@ function rig(msixVectors = 8, intx = true) {
   const drain = () => {
     while (deferred.length) deferred.shift()!();
   };
-  return { b, h, signals, closed, watched, replies, page, drain };
+  drain();
+  credits.length = 0; // setup's own credits
+  return { b, h, signals, closed, watched, replies, page, drain, credits };
 }
 
 describe('irq-lab device process model', () => {
@@ -93,6 +96,33 @@ describe('irq-lab device process model', () => {
     expect(b.intxAsserted).toBe(false);
   });
 
+  it('returns credits: commands once finished (a burst at its last raise), raises as performed', () => {
+    const { h, credits, drain } = rig();
+    const setupCommands = 6; // setup, msix-fds, msi-fds, intx-fds, mem-table, ready
+    h({ op: 'burst', kind: RaiseKind.msix, vector: 0, count: RAISES_PER_SLICE + 10 });
+    h({ op: 'ack', vector: 0 });
+    expect(credits).toEqual([]); // one per turn, at its end
+    drain(); // the turn ends: the ACK is done, the burst is not; the burst's second slice runs
+    expect(credits[0]).toEqual({ commands: setupCommands + 1, raises: RAISES_PER_SLICE });
+    expect(credits.at(-1)).toEqual({ commands: setupCommands + 2, raises: RAISES_PER_SLICE + 10 });
+    credits.length = 0;
+    for (let i = 0; i < CREDIT_EVERY * 2; i++) h({ op: 'ack', vector: 1 });
+    expect(credits).toHaveLength(2); // every CREDIT_EVERY commands without waiting for the turn
+    drain();
+    expect(credits).toHaveLength(2); // nothing new to report
+  });
+
+  it('keeps SEQ_PAGE in order with queued raises (a barrier)', () => {
+    const { h, page, drain } = rig();
+    const seq = new Int32Array(page.buffer, 4096, 1024);
+    h({ op: 'seq-page', gpa: 4096 });
+    h({ op: 'burst', kind: RaiseKind.msix, vector: 2, count: RAISES_PER_SLICE + 3 });
+    h({ op: 'seq-page', gpa: 0 }); // disarm: only raises asked for after it skip the page
+    h({ op: 'fire', kind: RaiseKind.msix, vector: 2 });
+    drain();
+    expect(seq[2]).toBe(RAISES_PER_SLICE + 3);
+  });
+
   it('refuses hostile commands and closes the fds they carried', () => {
     const { h, closed } = rig(4, false);
     expect(() => h({ op: 'fire', kind: RaiseKind.msix, vector: 4 })).toThrow(/beyond the 4 MSI-X vectors/);
@@ -104,7 +134,7 @@ describe('irq-lab device process model', () => {
     expect(closed).toEqual(expect.arrayContaining([910, 911]));
     expect(() => h({ op: 'seq-page', gpa: 0x100000 })).toThrow(/not in guest RAM/);
     expect(() => h({ op: 'setup', version: PROTOCOL_VERSION, msixVectors: 1, msiVectors: 0, intx: false })).toThrow(/twice/);
-    const fresh = new IrqLabBackend({} as BackendOps, { readyAck: () => {}, stats: () => {} });
+    const fresh = new IrqLabBackend({} as BackendOps, { readyAck: () => {}, stats: () => {}, credit: () => {} });
     expect(() => fresh.handle({ op: 'fire', kind: RaiseKind.msix, vector: 0 })).toThrow(/before SETUP/);
   });
 });

@@ -11,15 +11,25 @@
 // INTx is level-triggered work: the line is asserted while INTX is 1, while INTX_AUTO items
 // are outstanding, or for one pulse (FIRE without MSI/MSI-X); on every resample (EOI) the
 // device re-signals if it still asserts, and a pulse ends.
+// SEQ_PAGE is a barrier in the same FIFO: raises queued before it bump the old page, raises
+// after it the new one. ACKs and INTx commands act at once (they never wait behind raises:
+// an ACK answers a raise already performed).
+// Flow control: every command counts as finished once handled (a raise command once its
+// last raise is done, a queued SEQ_PAGE once applied); the totals of finished commands and
+// performed raises go back to the VMM in CREDIT replies, every CREDIT_EVERY commands and
+// at the end of any event-loop turn that made progress (core/irq-lab/flow.ts, VMM side).
 // Everything the VMM sends is validated; a bad command throws IrqLabProtocolError and the
 // caller closes the connection. Single-threaded (the process's main thread).
 import type { MemRegionDesc } from '../vhost/protocol.js';
-import { IrqLabProtocolError, PROTOCOL_VERSION, type Command, type DeviceStatsReply } from './protocol.js';
+import { IrqLabProtocolError, PROTOCOL_VERSION, type Command, type CreditReply, type DeviceStatsReply } from './protocol.js';
 import { LatencyTracker } from './latency.js';
 import { RaiseKind, SEQ_PAGE_SIZE, SEQ_PAGE_VECTORS } from './regs.js';
 
 /** Raises done per event-loop turn while a burst runs. */
 export const RAISES_PER_SLICE = 4096;
+/** A CREDIT goes out at once after this many finished commands (else at the end of the turn). */
+export const CREDIT_EVERY = 16;
+const U32 = 2 ** 32;
 
 export interface MappedMemory {
   slice(gpa: number, len: number): Uint8Array | undefined;
@@ -48,6 +58,13 @@ interface RaiseJob {
   step: 0 | 1;
 }
 
+/** A SEQ_PAGE that arrived while raises were queued: applied when it reaches the FIFO's head. */
+interface SeqBarrier {
+  seq: Int32Array | undefined;
+}
+
+type Job = RaiseJob | SeqBarrier;
+
 export class IrqLabBackend {
   private setupDone = false;
   private ready = false;
@@ -60,17 +77,25 @@ export class IrqLabBackend {
   private seq: Int32Array | undefined;
   private latency = new LatencyTracker(1);
   private counts = new Float64Array(1);
-  private readonly jobs: RaiseJob[] = [];
+  private readonly jobs: Job[] = [];
   private running = false;
   private closed = false;
   private intxManual = false;
   private intxAuto = 0;
   private intxPulse = false;
   readonly stats = { fired: 0, acked: 0, raiseErrors: 0, intxSignals: 0, resamples: 0 };
+  /** Finished commands and performed raises since the connection started, and what CREDIT last said. */
+  private readonly done = { commands: 0, raises: 0 };
+  private readonly reported = { commands: 0, raises: 0 };
+  private creditScheduled = false;
 
   constructor(
     private readonly ops: BackendOps,
-    private readonly reply: { readyAck(version: number): void; stats(s: DeviceStatsReply, counts: Float64Array): void },
+    private readonly reply: {
+      readyAck(version: number): void;
+      stats(s: DeviceStatsReply, counts: Float64Array): void;
+      credit(c: CreditReply): void;
+    },
   ) {}
 
   get isReady(): boolean {
@@ -78,7 +103,7 @@ export class IrqLabBackend {
   }
   /** Raises queued but not yet done (bursts in progress). */
   get queuedRaises(): number {
-    return this.jobs.reduce((n, j) => n + j.remaining, 0);
+    return this.jobs.reduce((n, j) => n + ('remaining' in j ? j.remaining : 0), 0);
   }
   get intxAsserted(): boolean {
     return this.intxManual || this.intxAuto > 0 || this.intxPulse;
@@ -87,6 +112,12 @@ export class IrqLabBackend {
   handle(c: Command): void {
     if (this.closed) return;
     if (c.op !== 'setup' && !this.setupDone) return this.refuse(c, `${c.op} before SETUP`);
+    if (!this.apply(c)) this.commandDone();
+    this.scheduleCredit();
+  }
+
+  /** Act on one command; true when it was queued (it finishes later, in runJobs). */
+  private apply(c: Command): boolean {
     switch (c.op) {
       case 'setup':
         if (this.setupDone) throw new IrqLabProtocolError('SETUP sent twice');
@@ -96,7 +127,7 @@ export class IrqLabBackend {
         this.hasIntx = c.intx;
         this.latency = new LatencyTracker(this.vectorSpace);
         this.counts = new Float64Array(this.vectorSpace);
-        return;
+        return false;
       case 'msix-fds':
       case 'msi-fds': {
         const table = c.op === 'msix-fds' ? this.msix : this.msi;
@@ -106,7 +137,7 @@ export class IrqLabBackend {
           if (old >= 0) this.ops.close(old);
           table[c.first + i] = fd;
         });
-        return;
+        return false;
       }
       case 'intx-fds':
         if (!this.hasIntx) return this.refuse(c, 'INTx fds for a device set up without INTx');
@@ -114,26 +145,30 @@ export class IrqLabBackend {
         this.intxFd = c.trigger;
         this.resampleFd = c.resample;
         this.ops.watch(this.resampleFd, (n) => this.onResample(n));
-        return;
+        return false;
       case 'mem-table':
         this.memory?.unmap();
         this.seq = undefined;
         this.memory = this.ops.mapMemory(c.regions, c.fds); // takes the fds, throws on bad regions
-        return;
+        return false;
       case 'seq-page': {
-        if (c.gpa === 0) {
-          this.seq = undefined;
-          return;
+        let seq: Int32Array | undefined;
+        if (c.gpa !== 0) {
+          const page = this.memory?.slice(c.gpa, SEQ_PAGE_SIZE);
+          if (!page || !(page.buffer instanceof SharedArrayBuffer)) return this.refuse(c, `sequence page 0x${c.gpa.toString(16)} is not in guest RAM`);
+          seq = new Int32Array(page.buffer, page.byteOffset, SEQ_PAGE_VECTORS);
         }
-        const page = this.memory?.slice(c.gpa, SEQ_PAGE_SIZE);
-        if (!page || !(page.buffer instanceof SharedArrayBuffer)) return this.refuse(c, `sequence page 0x${c.gpa.toString(16)} is not in guest RAM`);
-        this.seq = new Int32Array(page.buffer, page.byteOffset, SEQ_PAGE_VECTORS);
-        return;
+        if (this.jobs.length === 0) {
+          this.seq = seq;
+          return false;
+        }
+        this.jobs.push({ seq }); // raises queued before it still bump the old page
+        return true;
       }
       case 'ready':
         this.ready = true;
         this.reply.readyAck(PROTOCOL_VERSION);
-        return;
+        return false;
       case 'fire':
         this.checkVector(c, c.kind, c.vector);
         return this.enqueue({ kind: c.kind, vector: c.vector, remaining: 1, step: 0 });
@@ -145,21 +180,24 @@ export class IrqLabBackend {
         return this.enqueue({ kind: c.kind, vector: c.first, remaining: c.last - c.first + 1, step: 1 });
       case 'intx':
         this.needIntx(c);
-        return this.setIntx(() => (this.intxManual = c.level));
+        this.setIntx(() => (this.intxManual = c.level));
+        return false;
       case 'intx-auto':
         this.needIntx(c);
-        return this.setIntx(() => (this.intxAuto = Math.min(this.intxAuto + c.items, Number.MAX_SAFE_INTEGER)));
+        this.setIntx(() => (this.intxAuto = Math.min(this.intxAuto + c.items, Number.MAX_SAFE_INTEGER)));
+        return false;
       case 'ack-intx':
         this.needIntx(c);
-        return this.setIntx(() => (this.intxAuto = Math.max(0, this.intxAuto - 1)));
+        this.setIntx(() => (this.intxAuto = Math.max(0, this.intxAuto - 1)));
+        return false;
       case 'ack':
         if (c.vector >= this.vectorSpace) return this.refuse(c, `vector ${c.vector} beyond ${this.vectorSpace}`);
         this.stats.acked++;
         this.latency.acked(c.vector, this.ops.now());
-        return;
+        return false;
       case 'get-stats':
         this.reply.stats(this.snapshot(c.token), this.counts);
-        return;
+        return false;
     }
   }
 
@@ -199,9 +237,11 @@ export class IrqLabBackend {
     if (kind === RaiseKind.intx) this.needIntx(c);
   }
 
-  private enqueue(job: RaiseJob): void {
+  /** Queue a raise job (run at once when the FIFO was idle); true: it finishes in runJobs. */
+  private enqueue(job: RaiseJob): true {
     this.jobs.push(job);
     if (!this.running) this.runJobs();
+    return true;
   }
 
   private runJobs(): void {
@@ -209,6 +249,12 @@ export class IrqLabBackend {
     let budget = RAISES_PER_SLICE;
     while (budget > 0 && this.jobs.length > 0 && !this.closed) {
       const j = this.jobs[0]!;
+      if (!('remaining' in j)) {
+        this.seq = j.seq;
+        this.jobs.shift();
+        this.commandDone();
+        continue;
+      }
       const n = Math.min(budget, j.remaining);
       for (let i = 0; i < n; i++) {
         this.raise(j.kind, j.vector);
@@ -216,10 +262,40 @@ export class IrqLabBackend {
       }
       j.remaining -= n;
       budget -= n;
-      if (j.remaining === 0) this.jobs.shift();
+      this.done.raises += n;
+      if (j.remaining === 0) {
+        this.jobs.shift();
+        this.commandDone();
+      }
     }
+    this.scheduleCredit();
     if (this.jobs.length > 0 && !this.closed) this.ops.defer(() => this.runJobs());
     else this.running = false;
+  }
+
+  // ---- flow control -----------------------------------------------------------------------
+
+  private commandDone(): void {
+    this.done.commands++;
+    if (this.done.commands - this.reported.commands >= CREDIT_EVERY) this.sendCredit();
+  }
+
+  /** One CREDIT at the end of this turn if anything finished since the last one. */
+  private scheduleCredit(): void {
+    if (this.creditScheduled || this.closed) return;
+    if (this.done.commands === this.reported.commands && this.done.raises === this.reported.raises) return;
+    this.creditScheduled = true;
+    this.ops.defer(() => {
+      this.creditScheduled = false;
+      this.sendCredit();
+    });
+  }
+
+  private sendCredit(): void {
+    if (this.closed || (this.done.commands === this.reported.commands && this.done.raises === this.reported.raises)) return;
+    this.reported.commands = this.done.commands;
+    this.reported.raises = this.done.raises;
+    this.reply.credit({ commands: this.done.commands % U32, raises: this.done.raises % U32 });
   }
 
   private raise(kind: RaiseKind, v: number): void {

@@ -2,9 +2,14 @@
 // AF_UNIX socketpair as its fd 3, sends the setup (eventfds and guest memory with
 // SCM_RIGHTS), waits for READY_ACK, then carries commands and stats queries. Setup is
 // paced with stats round trips (BARRIER_EVERY messages) so a 2048-vector table's 256
-// fd-carrying messages never overrun the socket buffer. Anything malformed from the
-// process, its exit, or a send failure ends the link once through onDown; the owner marks
-// the device failed. Threading: VM host thread only.
+// fd-carrying messages never overrun the socket buffer. Flow control: the link counts the
+// commands and raises it sent; the process's CREDIT replies say how many it finished, so
+// inFlight / raisesInFlight are what the socket and the process hold now (CommandFlow,
+// flow.ts, keeps them bounded and is flushed through onCredit). A credit for more than was
+// sent is a protocol error; commands in flight with no credit for CREDIT_STALL_MS mean a
+// stalled process. Anything malformed from the process, its exit, a stall or a send failure
+// ends the link once through onDown; the owner marks the device failed.
+// Threading: VM host thread only.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { VmmError } from '../errors.js';
@@ -13,7 +18,8 @@ import { VhostChannel, VhostDisconnectError, safeClose, type VhostMessage } from
 import { nativeUnix } from '../vhost/native.js';
 import { HISTOGRAM_BUCKETS } from './latency.js';
 import {
-  IrqLabProtocolError, Reply, decodeReadyAck, decodeStats, decodeVectorCounts, encodeCommand, type Command, type DeviceStatsReply,
+  IrqLabProtocolError, Reply, decodeCredit, decodeReadyAck, decodeStats, decodeVectorCounts, encodeCommand, raisesOf, type Command,
+  type DeviceStatsReply,
 } from './protocol.js';
 
 export class IrqLabProcessError extends VmmError {}
@@ -26,6 +32,9 @@ const QUERY_TIMEOUT_MS = 5_000;
 const STOP_TIMEOUT_MS = 2_000;
 const STDERR_KEEP = 4096;
 const EXIT_GRACE_MS = 500;
+/** Commands in flight and no CREDIT for this long: the process is stalled. */
+export const CREDIT_STALL_MS = 30_000;
+const U32 = 2 ** 32;
 
 export interface DeviceStatsResult extends DeviceStatsReply {
   /** Raises per vector, as the device process counted them. */
@@ -59,6 +68,14 @@ export class DeviceLink {
   private readonly queries = new Map<number, Query>();
   private readyWaiter: { resolve(): void; reject(e: Error): void } | undefined;
   private exited: Promise<void> = Promise.resolve();
+  /** Sent and credited, commands and raises (credits arrive mod 2^32; these are exact). */
+  private readonly sent = { commands: 0, raises: 0 };
+  private readonly credited = { commands: 0, raises: 0 };
+  private lastCredit = { commands: 0, raises: 0 };
+  private progressAt = 0;
+  private stallTimer: NodeJS.Timeout | undefined;
+  /** Called after every CREDIT (the owner flushes what waits). */
+  onCredit: () => void = () => {};
 
   private constructor(
     readonly name: string,
@@ -70,6 +87,15 @@ export class DeviceLink {
     const link = new DeviceLink(name, onDown);
     await link.spawn(setup);
     return link;
+  }
+
+  /** Commands sent that the process has not finished yet. */
+  get inFlight(): number {
+    return this.sent.commands - this.credited.commands;
+  }
+  /** Raises sent that the process has not performed yet. */
+  get raisesInFlight(): number {
+    return this.sent.raises - this.credited.raises;
   }
 
   get pid(): number | undefined {
@@ -85,6 +111,10 @@ export class DeviceLink {
     const e = encodeCommand(c);
     try {
       this.channel.send(e.request, 0, e.payload, e.fds);
+      if (this.sent.commands === this.credited.commands) this.progressAt = Date.now(); // idle until now
+      this.sent.commands++;
+      this.sent.raises += raisesOf(c);
+      this.armStallTimer();
       return true;
     } catch {
       return false; // the channel closed itself and reported through onClose
@@ -190,9 +220,40 @@ export class DeviceLink {
         q0.got += r.counts.length;
         return this.maybeDone(r.token, q0);
       }
+      case Reply.CREDIT:
+        return this.credit(decodeCredit(m.payload));
       default:
         throw new IrqLabProtocolError(`unknown message ${m.request} from the device`);
     }
+  }
+
+  /** CREDIT: totals mod 2^32; the increase may not exceed what is in flight. */
+  private credit(c: { commands: number; raises: number }): void {
+    const dc = (c.commands - this.lastCredit.commands + U32) % U32;
+    const dr = (c.raises - this.lastCredit.raises + U32) % U32;
+    if (dc > this.inFlight || dr > this.raisesInFlight) {
+      throw new IrqLabProtocolError(`CREDIT for ${dc} commands / ${dr} raises with ${this.inFlight} / ${this.raisesInFlight} in flight`);
+    }
+    this.lastCredit = c;
+    this.credited.commands += dc;
+    this.credited.raises += dr;
+    if (dc > 0 || dr > 0) this.progressAt = Date.now();
+    this.onCredit();
+  }
+
+  /** One timer while anything is in flight; it fails the link after CREDIT_STALL_MS without progress. */
+  private armStallTimer(): void {
+    if (this.stallTimer || this.down) return;
+    const check = (): void => {
+      this.stallTimer = undefined;
+      if (this.down || this.inFlight === 0) return;
+      const idle = Date.now() - this.progressAt;
+      if (idle >= CREDIT_STALL_MS) return this.fail(`no CREDIT for ${CREDIT_STALL_MS} ms with ${this.inFlight} commands in flight`);
+      this.stallTimer = setTimeout(check, CREDIT_STALL_MS - idle);
+      this.stallTimer.unref();
+    };
+    this.stallTimer = setTimeout(check, CREDIT_STALL_MS);
+    this.stallTimer.unref();
   }
 
   /** The socket closed under us: a dying process closes it first, so give its exit status a moment to arrive. */
@@ -219,6 +280,8 @@ export class DeviceLink {
   private markDown(reason: string | undefined): void {
     if (this.down) return;
     this.down = true;
+    if (this.stallTimer) clearTimeout(this.stallTimer);
+    this.stallTimer = undefined;
     const err = new IrqLabProcessError(`${this.name}: ${reason ?? 'stopped'}`);
     this.channel?.close();
     this.readyWaiter?.reject(err);

@@ -5,7 +5,10 @@
 // and writes them directly, so the interrupt layer alone picks irqfd, userspace or
 // fallback. Doorbells from the guest (FIRE, BURST, FIRE_RANGE, INTX*, ACK*) and from the
 // host (fireFromHost) are forwarded to the process in order, each raise tagged with the
-// interrupt kind the function has enabled right now (MSI-X, else MSI, else INTx).
+// interrupt kind the function has enabled right now (MSI-X, else MSI, else INTx). They pass
+// through CommandFlow (flow.ts): a bounded number in flight, the rest coalesced per vector
+// (capped, drops counted) and flushed as the process returns credits, so a guest ringing
+// doorbells faster than the process works cannot fill the socket and fail its device.
 // INTx: the process drives its own INTx group on the routed GSI; the group is enabled only
 // while the function may use INTx (Interrupt Disable clear, MSI and MSI-X off).
 // A process that dies or misbehaves marks the device failed (ctx.onFailure); the VM keeps
@@ -23,6 +26,7 @@ import { CMD_INTX_DISABLE, REG as PCI_REG, STATUS_INTERRUPT } from '../pci/regs.
 import { MSIX_CAP } from '../pci/msix.js';
 import { nativeEventFds } from '../irq/eventfd.js';
 import { DeviceLink, type DeviceStatsResult } from './device-link.js';
+import { CommandFlow, type FlowSink } from './flow.js';
 import { buildIrqLabFunction, msixLayoutOf } from './function.js';
 import { bindMsi, msiPendingMirror } from './msi-binding.js';
 import { FDS_PER_MESSAGE, PROTOCOL_VERSION, type Command } from './protocol.js';
@@ -36,6 +40,9 @@ export type IrqLabConfig = Extract<PciDeviceConfig, { type: 'irq-lab' }>;
 /** deviceStats() asks the process for fresh numbers at most this often. */
 const STATS_REFRESH_MS = 100;
 const MSI_CONTROL = 2;
+/** stop() lets queued and in-flight commands finish for at most this long before the final stats. */
+const STOP_DRAIN_MS = 2_000;
+const DRAIN_POLL_MS = 5;
 
 export class IrqLabDevice implements PciDevice {
   readonly name: string;
@@ -54,6 +61,8 @@ export class IrqLabDevice implements PciDevice {
   private statsInFlight = false;
   private statsAt = 0;
   readonly counters = { droppedCommands: 0, droppedIntx: 0, failures: 0, restarts: 0 };
+  /** Commands waiting for the process (flow control); one for the device's lifetime. */
+  private readonly flow: CommandFlow;
 
   constructor(
     config: IrqLabConfig,
@@ -63,20 +72,31 @@ export class IrqLabDevice implements PciDevice {
     const layout = msixLayoutOf(config);
     const features = FEATURE_MSIX | FEATURE_INTX | (config.msiVectors ? FEATURE_MSI : 0);
     this.regs = new IrqLabRegisters(layout.vectors, features, {
-      fire: (v) => this.raise('fire', v, 1),
-      burst: (v, n) => this.raise('burst', v, n),
+      fire: (v) => this.raise(v, 1),
+      burst: (v, n) => this.raise(v, n),
       fireRange: (first, last) => {
         const t = this.target(first);
-        if (t && t.kind !== RaiseKind.msi) this.send({ op: 'fire-range', kind: t.kind, first, last });
-        else for (let v = first; v <= last; v++) this.raise('fire', v, 1); // MSI aliases vectors one by one
+        if (t && t.kind !== RaiseKind.msi) {
+          if (this.flowing()) this.flow.raiseRange(t.kind, first, last);
+        } else if (t) for (let v = first; v <= last; v++) this.raise(v, 1); // MSI aliases vectors one by one
       },
-      intx: (level) => this.intxCommand({ op: 'intx', level }),
-      intxAuto: (items) => this.intxCommand({ op: 'intx-auto', items }),
-      ackIntx: () => this.intxCommand({ op: 'ack-intx' }),
-      ack: (v) => this.send({ op: 'ack', vector: v }),
-      seqPage: (gpa) => this.send({ op: 'seq-page', gpa }),
+      intx: () => this.intxChanged(),
+      intxAuto: () => this.intxChanged(),
+      ackIntx: () => this.intxChanged(),
+      ack: (v) => {
+        if (this.flowing()) this.flow.ack(v);
+      },
+      seqPage: (gpa) => {
+        if (this.flowing()) this.flow.seqPage(gpa);
+      },
       isRam: (gpa) => ctx.layout.regions.some((r) => gpa >= r.gpa && gpa + SEQ_PAGE_SIZE <= r.gpa + r.size),
     });
+    const sink: FlowSink = {
+      inFlight: () => this.link?.inFlight ?? 0,
+      raisesInFlight: () => this.link?.raisesInFlight ?? 0,
+      send: (c) => this.link?.send(c) ?? false,
+    };
+    this.flow = new CommandFlow(sink, () => ({ manual: this.regs.intxManualLevel, auto: this.regs.intxAutoItems }));
     const built = buildIrqLabFunction({
       name: this.name, msix: layout, msiVectors: config.msiVectors, registers: this.regs, sender: { send: () => {} },
     });
@@ -124,9 +144,14 @@ export class IrqLabDevice implements PciDevice {
     if (this._state === 'stopped') return;
     const wasRunning = this._state === 'running';
     this._state = 'stopped';
-    // Keep the final counters for end-of-run statistics (vmm run --stats samples after stop).
-    if (wasRunning && this.link) this.lastStats = await this.link.queryStats().catch(() => this.lastStats);
+    // Keep the final counters for end-of-run statistics (vmm run --stats samples after stop),
+    // after what was queued or in flight had a moment to finish.
+    if (wasRunning && this.link) {
+      await this.drain(this.link, STOP_DRAIN_MS);
+      this.lastStats = await this.link.queryStats().catch(() => this.lastStats);
+    }
     await this.link?.stop();
+    this.flow.discard(); // whatever is left is dropped, and counted
   }
 
   async restart(): Promise<void> {
@@ -144,7 +169,7 @@ export class IrqLabDevice implements PciDevice {
     if (!Number.isInteger(v) || v < 0 || v >= this.regs.numVectors) throw new IrqLabError(`${this.name}: no vector ${v} (the device has ${this.regs.numVectors})`);
     if (!Number.isInteger(count) || count < BURST_MIN || count > BURST_MAX) throw new IrqLabError(`${this.name}: burst count ${count} is not ${BURST_MIN}..${BURST_MAX}`);
     this.regs.countFired(count);
-    this.raise(count === 1 ? 'fire' : 'burst', v, count);
+    this.raise(v, count);
   }
 
   /** The device process's own counters, per-vector raise counts and latency histogram. */
@@ -166,12 +191,17 @@ export class IrqLabDevice implements PciDevice {
     this.refreshStats();
     const s = this.lastStats;
     const r = this.regs.stats;
+    const f = this.flow.counters;
     return {
       requested: this.regs.firedCount, acked: this.regs.ackedCount, fired: s?.fired ?? 0, deviceAcked: s?.acked ?? 0,
       paired: s?.paired ?? 0, unpaired: s?.unpaired ?? 0, droppedTimestamps: s?.dropped ?? 0, raiseErrors: s?.raiseErrors ?? 0,
       intxSignals: s?.intxSignals ?? 0, resamples: s?.resamples ?? 0, badWrites: r.badWrites, badAccesses: r.badAccesses,
-      droppedCommands: this.counters.droppedCommands, droppedIntx: this.counters.droppedIntx, failures: this.counters.failures,
-      restarts: this.counters.restarts, latencyBuckets: s?.buckets ?? [],
+      droppedCommands: this.counters.droppedCommands + f.unsent, droppedIntx: this.counters.droppedIntx, failures: this.counters.failures,
+      restarts: this.counters.restarts,
+      inFlight: this.link?.isUp ? this.link.inFlight : 0, raisesInFlight: this.link?.isUp ? this.link.raisesInFlight : 0,
+      queuedRaises: this.flow.queuedRaises, queuedAcks: this.flow.queuedAcks, coalesced: f.coalesced, deferred: f.deferred,
+      droppedRaises: f.droppedRaises, droppedAcks: f.droppedAcks, collapsedSeqPages: f.collapsedSeqPages,
+      latencyBuckets: s?.buckets ?? [],
     };
   }
 
@@ -181,10 +211,24 @@ export class IrqLabDevice implements PciDevice {
     const link = await DeviceLink.start(this.name, this.setupCommands(), (reason) => this.linkDown(link, reason));
     this.link = link;
     this.lastStats = undefined;
+    link.onCredit = () => this.flow.flush();
+    // A fresh process knows no INTx work: tell it the level the guest's registers hold.
+    this.flow.discard();
+    this.flow.resetIntx();
+    if (this.intxFds) this.flow.intxChanged();
+  }
+
+  /** Wait (bounded) until nothing is queued or in flight. */
+  private async drain(link: DeviceLink, ms: number): Promise<void> {
+    const end = Date.now() + ms;
+    while (link.isUp && (!this.flow.idle || link.inFlight > 0) && Date.now() < end) {
+      await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
+    }
   }
 
   private linkDown(link: DeviceLink | undefined, reason: string): void {
     if (link === undefined || link !== this.link || this._state !== 'running') return;
+    this.flow.discard(); // queued raises and ACKs are lost with the process: counted as dropped
     this._state = 'failed';
     this.counters.failures++;
     this.ctx.onFailure(reason);
@@ -208,13 +252,14 @@ export class IrqLabDevice implements PciDevice {
     const regions = layout.regions.map((r) => ({ guestAddr: BigInt(r.gpa), size: BigInt(r.size), userAddr: ram.hva + BigInt(r.offset), mmapOffset: BigInt(r.offset) }));
     out.push({ op: 'mem-table', regions, fds: regions.map(() => ram.memfd) });
     if (this.regs.seqPage !== 0) out.push({ op: 'seq-page', gpa: this.regs.seqPage });
-    if (this.intxFds && this.regs.intxManualLevel) out.push({ op: 'intx', level: true });
-    if (this.intxFds && this.regs.intxAutoItems > 0) out.push({ op: 'intx-auto', items: this.regs.intxAutoItems });
-    return out;
+    return out; // the INTx level follows through the flow once the process is up (connect)
   }
 
-  private send(c: Command): void {
-    if (this._state !== 'running' || !this.link?.send(c)) this.counters.droppedCommands++;
+  /** Doorbells reach the flow only while the device runs; otherwise they are dropped (counted). */
+  private flowing(): boolean {
+    if (this._state === 'running' && this.link?.isUp) return true;
+    this.counters.droppedCommands++;
+    return false;
   }
 
   private refreshStats(): void {
@@ -239,21 +284,20 @@ export class IrqLabDevice implements PciDevice {
     return null;
   }
 
-  private raise(op: 'fire' | 'burst', v: number, count: number): void {
+  private raise(v: number, count: number): void {
     const t = this.target(v);
-    if (!t) return;
-    if (op === 'fire') this.send({ op: 'fire', ...t });
-    else this.send({ op: 'burst', ...t, count });
+    if (t && this.flowing()) this.flow.raise(t.kind, t.vector, count);
   }
 
-  private intxCommand(c: Command): void {
+  /** INTX / INTX_AUTO / ACK_INTX changed the registers' level: the flow tells the process. */
+  private intxChanged(): void {
     const status = this.fn.config.get16(PCI_REG.status);
     this.fn.config.set16(PCI_REG.status, this.regs.intxLevel ? status | STATUS_INTERRUPT : status & ~STATUS_INTERRUPT);
     if (!this.intxFds) {
       this.counters.droppedIntx++;
       return;
     }
-    this.send(c);
+    if (this.flowing()) this.flow.intxChanged();
   }
 
   /** INTx may reach the interrupt controller only while disable is clear and MSI/MSI-X are off. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
-  IrqLabProtocolError, Op, PROTOCOL_VERSION, decodeCommand, decodeStats, decodeVectorCounts, encodeCommand, encodeStats, encodeVectorCounts,
-  type Command,
+  IrqLabProtocolError, Op, PROTOCOL_VERSION, decodeCommand, decodeCredit, decodeStats, decodeVectorCounts, encodeCommand, encodeCredit,
+  encodeStats, encodeVectorCounts, raisesOf, type Command,
 } from './protocol.js';
 import { HISTOGRAM_BUCKETS } from './latency.js';
 import { RaiseKind } from './regs.js';
@@ -72,5 +72,14 @@ describe('irq-lab process protocol', () => {
     expect(() => decodeVectorCounts(encodeVectorCounts(v), 1002)).toThrow(/beyond/);
     expect(() => decodeVectorCounts(u32(1, 0, 5000), 2048)).toThrow(/max/);
     expect(() => decodeVectorCounts(u32(1), 2048)).toThrow(/too short/);
+  });
+
+  it('encodes CREDIT and counts the raises a command asks for', () => {
+    const c = { commands: 2 ** 32 - 1, raises: 12 };
+    expect(decodeCredit(encodeCredit(c))).toEqual(c);
+    expect(() => decodeCredit(u32(1))).toThrow(/CREDIT/);
+    expect(raisesOf({ op: 'burst', kind: RaiseKind.msix, vector: 0, count: 9 })).toBe(9);
+    expect(raisesOf({ op: 'fire-range', kind: RaiseKind.msix, first: 3, last: 6 })).toBe(4);
+    expect(raisesOf({ op: 'ack', vector: 0 })).toBe(0);
   });
 });

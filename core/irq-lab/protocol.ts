@@ -8,6 +8,9 @@
 //
 // Order on a fresh connection (VMM -> device): SETUP, MSIX_FDS* / MSI_FDS* / INTX_FDS /
 // MEM_TABLE, then READY (device answers READY_ACK). After that any command, in guest order.
+// Flow control: the device answers with CREDIT (commands finished, raises performed, both
+// counted since the connection started, mod 2^32) so the VMM can bound what is in flight
+// (core/irq-lab/flow.ts).
 import { VmmError } from '../errors.js';
 import { decodeMemTable, encodeMemTable, MAX_FDS_PER_MESSAGE, type MemRegionDesc } from '../vhost/protocol.js';
 import { BURST_MAX, BURST_MIN, INTX_AUTO_MAX, RaiseKind } from './regs.js';
@@ -42,7 +45,7 @@ export const Op = {
 } as const;
 
 /** Device -> VMM messages. */
-export const Reply = { READY_ACK: 0x81, STATS: 0x82, VECTOR_COUNTS: 0x83 } as const;
+export const Reply = { READY_ACK: 0x81, STATS: 0x82, VECTOR_COUNTS: 0x83, CREDIT: 0x84 } as const;
 
 export type Command =
   | { op: 'setup'; version: number; msixVectors: number; msiVectors: number; intx: boolean }
@@ -82,6 +85,24 @@ export interface DeviceStatsReply {
   intxSignals: number;
   resamples: number;
   buckets: number[];
+}
+
+/** CREDIT: what the device has finished since the connection started (each mod 2^32). */
+export interface CreditReply {
+  /** Commands handled to completion (a raise command once its last raise is done). */
+  commands: number;
+  /** Raises performed (eventfd written or attempted). */
+  raises: number;
+}
+
+/** Raises a command asks for (0 for anything that is not a raise). */
+export function raisesOf(c: Command): number {
+  switch (c.op) {
+    case 'fire': return 1;
+    case 'burst': return c.count;
+    case 'fire-range': return c.last - c.first + 1;
+    default: return 0;
+  }
 }
 
 export interface VectorCountsReply {
@@ -268,6 +289,15 @@ export function decodeVectorCounts(p: Uint8Array, vectors: number): VectorCounts
   const first = w[1]!;
   if (first + count > vectors) throw new IrqLabProtocolError(`VECTOR_COUNTS: vectors ${first}..${first + count - 1} beyond ${vectors}`);
   return { token: w[0]!, first, counts: w.slice(3) };
+}
+
+export function encodeCredit(r: CreditReply): Uint8Array {
+  return u32s(r.commands, r.raises);
+}
+
+export function decodeCredit(p: Uint8Array): CreditReply {
+  const [commands, raises] = words('CREDIT', p, 2) as [number, number];
+  return { commands, raises };
 }
 
 export function decodeReadyAck(p: Uint8Array): number {

@@ -131,6 +131,32 @@ describe.skipIf(!hasKvm)('irq-lab device on KVM', () => {
     expect(dev.interruptStats()[5]).toMatchObject({ path: 'irqfd', deliveredAfterUnmask: 1, firedWhileMasked: 7 });
   });
 
+  it('survives a host flood: 200 bursts back to back leave it running, every raise performed or counted as dropped', async () => {
+    program(6, MSI_VECTOR);
+    const bursts = 200;
+    const each = 100_000;
+    // No await between the calls: without flow control this filled the socket and failed the device.
+    for (let i = 0; i < bursts; i++) dev.fireFromHost(6, each);
+    expect(dev.state).toBe('running');
+    const queued = dev.deviceStats();
+    expect(queued['queuedRaises']).toBeGreaterThan(0);
+    expect(queued['coalesced']).toBeGreaterThan(0);
+    await until(() => {
+      const d = dev.deviceStats();
+      return d['queuedRaises'] === 0 && d['inFlight'] === 0;
+    }, 'the backlog to drain', 55_000);
+    const s = await dev.queryStats();
+    const d = dev.deviceStats();
+    console.log(`irq-lab flood: ${bursts * each} raises asked, ${s.perVector[6]} performed, ${d['droppedRaises']} dropped over the per-vector cap, ${d['coalesced']} commands coalesced`);
+    expect(s.perVector[6]! + (d['droppedRaises'] as number)).toBe(bursts * each);
+    expect(s.fired).toBe(s.perVector[6]);
+    expect(d['requested']).toBe(bursts * each);
+    expect(dev.state).toBe('running');
+    expect(failures).toEqual([]);
+    dev.fireFromHost(6); // still answering
+    await until(() => dev.deviceStats()['inFlight'] === 0 && dev.deviceStats()['queuedRaises'] === 0, 'one more raise');
+  }, 60_000);
+
   it('a killed device process marks the device failed; the VM keeps running; restart works', async () => {
     program(2, MSI_VECTOR);
     dev.fireFromHost(2);
@@ -185,14 +211,18 @@ describe.skipIf(!hasKvm)('irq-lab in a machine', () => {
 });
 
 /** Run one irq-lab lab guest with one irq-lab device; returns the parsed results and the device's final counters. */
-async function runLab(guest: string, irqchip: 'kernel' | 'split', device: Record<string, unknown>, opts: { gsiRouteLimit?: number } = {}) {
+async function runLab(guest: string, irqchip: 'kernel' | 'split', device: Record<string, unknown>, opts: { gsiRouteLimit?: number; extraDevices?: Record<string, unknown>[] } = {}) {
   let output = '';
   let counters: Record<string, number> = {};
   let stats: MachineStats | undefined;
   const result = await runMachine({
     name: guest, cpus: 2, memoryMiB: 64, irqchip,
     boot: { kind: 'auto', kernel: guestPath(guest), cmdline: GUEST_QUIRKS },
-    devices: [...DEFAULT_DEVICES.map((d) => ({ ...d })), { type: 'irq-lab', ...device } as never],
+    devices: [
+      ...DEFAULT_DEVICES.map((d) => ({ ...d })),
+      { type: 'irq-lab', ...device } as never,
+      ...(opts.extraDevices ?? []).map((d) => ({ type: 'irq-lab', ...d }) as never),
+    ],
     gsiRouteLimit: opts.gsiRouteLimit,
   }, {
     onConsole: (b) => (output += Buffer.from(b).toString('latin1')),
@@ -209,7 +239,20 @@ if (hasKvm && !labGuestsBuilt) console.log('SKIP irq-lab lab guests: guests/out/
 
 describe.skipIf(!hasKvm || !labGuestsBuilt)('irq-lab lab guests', () => {
   const msix = { msix: { vectors: 256, tableBar: 1, tableOffset: 0, pbaBar: 2, pbaOffset: 0x800 }, msiVectors: 4 };
-  for (const [guest, irqchip] of [['irqlab-msix', 'kernel'], ['irqlab-msix', 'split'], ['irqlab-msi', 'kernel'], ['irqlab-intx', 'split']] as const) {
+  // irqlab-intx runs on both irqchips. Its `auto` scenario used to fail ~1 run in 4 with about
+  // 750 of 1000 work items done and the line still asserted, which looked like a stall of
+  // the in-kernel IOAPIC under kvm_pvm's EOI-on-delivery. It was not a stall: sampling the
+  // run (KVM_GET_IRQCHIP every 100 ms, the VMM's INTX_AUTO count and the device process's
+  // signal/resample counters every 20-100 ms) showed steady progress at 100-430 items/s on
+  // this host, Remote IRR toggling on pin 17 and never stuck, the process's INTx signals
+  // always equal to the resamples it got (one re-signal per EOI, none lost), and the longest
+  // gap without a completed item 40 ms. The split irqchip runs at the same rate (285-433/s).
+  // Each item is a full round trip (interrupt, three MMIO exits, EOI, resample, the process's
+  // re-signal), about 3 ms here; the guest's deadline of 3000 + items/10 ms assumed 10,000
+  // items/s and expired whenever the host was a little slower than 330/s. The guest now
+  // fails only when no item completes for timeout_ms (guests/src/irqlab-intx.c wait_items),
+  // so a lost resample still fails and a slow host does not.
+  for (const [guest, irqchip] of [['irqlab-msix', 'kernel'], ['irqlab-msix', 'split'], ['irqlab-msi', 'kernel'], ['irqlab-intx', 'split'], ['irqlab-intx', 'kernel']] as const) {
     it(`${guest} passes (${irqchip} irqchip)`, async () => {
       const r = await runLab(guest, irqchip, msix);
       expect(r.lab.failed, r.output).toEqual([]);
@@ -247,5 +290,18 @@ describe.skipIf(!hasKvm || !labGuestsBuilt)('irq-lab lab guests: large tables an
     const viaUserspace = rows.filter((i) => i.injected > 0).length;
     expect(viaUserspace).toBeGreaterThanOrEqual(224);
     expect(r.counters['pci.irq-lab0.fired']).toBe(r.counters['pci.irq-lab0.requested']);
+  });
+});
+
+describe.skipIf(!hasKvm || !labGuestsBuilt)('irq-lab lab guests: shared INTx', () => {
+  it('two devices on one level-triggered line (slots 1 and 5): every work item handled once', async () => {
+    const r = await runLab('irqlab-intx', 'split', { slot: 1 }, { extraDevices: [{ slot: 5 }] });
+    const pinState = JSON.stringify(r.stats.ioapic!.pins.filter((p) => p.pin >= 16 && p.pin < 20 && p.assertions > 0));
+    const dev = JSON.stringify(r.stats.pci!.map((d) => ({ n: d.name, irqs: d.irqs.filter((i) => i.label === 'intx'), dev: d.device })));
+    expect(r.lab.failed, `${r.output}\n${pinState}\n${dev}`).toEqual([]);
+    expect(r.lab.done?.fail).toBe(0);
+    expect(r.output).toMatch(/^LAB-PASS irqlab-intx\.shared/m);
+    const pins = r.stats.ioapic!.pins.filter((p) => p.pin >= 16 && p.assertions > 0).map((p) => p.pin);
+    expect(pins).toHaveLength(1);
   });
 });
