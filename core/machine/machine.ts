@@ -115,10 +115,16 @@ export class Machine {
         onReset: () => this.end({ reason: 'reset', status: 0, detail: 'guest requested a reset' }),
       });
       this.pci = this.createPci();
+      const { bridge, windows } = this.pci;
       const { rsdpAddr } = buildFirmwareTables(this.ram.memory, {
         cpus: config.cpus,
-        extraTables: [this.pci.bridge.mcfgTable()],
-        pciRoutes: this.pci.bridge.intxRoutes(),
+        extraTables: [bridge.mcfgTable()],
+        pci: {
+          routes: bridge.intxRoutes(),
+          ecam: { start: bridge.ecamBase, end: bridge.ecamBase + bridge.ecamSize },
+          mmio32: windows.mmio32,
+          mmio64: windows.mmio64,
+        },
       });
       try {
         this.boot = loadKernel(this.ram.memory, { kernel, cmdline: config.boot.cmdline, modules, rsdpAddr }, config.boot.kind);

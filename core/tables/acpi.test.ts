@@ -188,6 +188,25 @@ describe('buildAcpiTables', () => {
     expect(() => buildAcpiTables(m, { cpus: 1, start: 0xfff0000, end: 0x10010000 })).toThrow(TableLayoutError);
   });
 
+  it('describes the caller\'s PCI host bridge in the DSDT and its routes in both tables', () => {
+    const m = mem();
+    const routes = [
+      { device: 1, pin: 0, ioapicPin: 17, mpSourceIrq: (1 << 2) | 0 },
+      { device: 2, pin: 1, ioapicPin: 19, mpSourceIrq: (2 << 2) | 1 },
+    ];
+    const window = { start: 0xc0000000, end: 0xe0000000 };
+    const { mp } = buildFirmwareTables(m, { cpus: 1, pci: { routes, ecam: { start: 0xe0000000, end: 0xe0100000 }, mmio32: window } });
+    const dsdt = Buffer.from(parseAll(m).byName.get('DSDT')!.bytes);
+    for (const name of ['\\_SB_', 'PCI0', '_PRT', 'MRES']) expect(dsdt.includes(Buffer.from(name))).toBe(true);
+    // _PRT entries: Package(4) { DWord 0x0001FFFF, Zero, Zero, Byte 17 } and { 0x0002FFFF, One, Zero, 19 }.
+    expect(dsdt.includes(Buffer.from('12 0b 04 0c ff ff 01 00 00 00 0a 11'.replace(/ /g, ''), 'hex'))).toBe(true);
+    expect(dsdt.includes(Buffer.from('12 0b 04 0c ff ff 02 00 01 00 0a 13'.replace(/ /g, ''), 'hex'))).toBe(true);
+    // The MP table gets the same routes: a PCI bus entry and one I/O interrupt entry each.
+    const plain = mem();
+    const mpPlain = buildFirmwareTables(plain, { cpus: 1 }).mp;
+    expect(m.readU16(mp.tableAddr + 34) - plain.readU16(mpPlain.tableAddr + 34)).toBe(1 + routes.length);
+  });
+
   it('coexists with the MP table in the BIOS area', () => {
     const m = mem();
     const { acpi, mp, rsdpAddr } = buildFirmwareTables(m, { cpus: 4 });

@@ -2,20 +2,25 @@
 // management into guest memory, inside the BIOS area where Linux's RSDP scan finds them.
 // Layout from the window's start: RSDP (16-byte aligned), FACS (64-byte aligned), DSDT, FADT,
 // MADT, caller-supplied tables (e.g. MCFG), XSDT, RSDT. The RSDP points at both root tables;
-// both list FADT, MADT and the extra tables; the FADT points at FACS and DSDT.
+// both list FADT, MADT and the extra tables; the FADT points at FACS and DSDT. Given a PCI
+// host bridge (`pci`), the DSDT describes it as \_SB.PCI0 (dsdt.ts).
 import type { GuestMemory } from '../memory/guest-memory.js';
 import { encodeRsdp, encodeSdt, RSDP, rootTable, type AcpiTable } from './acpi-sdt.js';
 import { ACPI_REGION_END, ACPI_REGION_START } from './bios-area.js';
 import { Placer, TableLayoutError } from './encode.js';
-import { buildDsdt, buildFacs, buildFadt, FACS_ALIGN, FACS_SIZE, type FadtOptions } from './fadt.js';
+import { buildDsdt, type AcpiPciHost } from './dsdt.js';
+import { buildFacs, buildFadt, FACS_ALIGN, FACS_SIZE, type FadtOptions } from './fadt.js';
 import { buildMadt } from './madt.js';
 
 export type { AcpiTable } from './acpi-sdt.js';
+export type { AcpiPciHost, AcpiPciRoute, AcpiWindow } from './dsdt.js';
 
 export interface AcpiOptions {
   cpus: number;
   /** More tables to list in the XSDT/RSDT (the PCI work adds MCFG). */
   extraTables?: AcpiTable[];
+  /** The PCI host bridge for the DSDT's \_SB.PCI0 (INTx routes, windows, ECAM); none: \_S5 only. */
+  pci?: AcpiPciHost;
   ioapicId?: number;
   fadt?: FadtOptions;
   /** Window for the tables; defaults to the ACPI half of the BIOS area (0xE0000-0xEFFFF). */
@@ -67,7 +72,7 @@ export function buildAcpiTables(memory: GuestMemory, opts: AcpiOptions): AcpiTab
     tables.push({ signature: t.signature, addr, length: bytes.length });
     return addr;
   };
-  const dsdt = put(buildDsdt());
+  const dsdt = put(buildDsdt(opts.pci));
   const listed = [
     put(buildFadt(facsAddr, dsdt, opts.fadt)),
     put(buildMadt({ cpus: opts.cpus, ioapicId: opts.ioapicId ?? 0 })),

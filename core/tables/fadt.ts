@@ -1,4 +1,4 @@
-// FADT, FACS and DSDT (ACPI 6.5 sections 5.2.9, 5.2.10, 5.2.11.1).
+// FADT and FACS (ACPI 6.5 sections 5.2.9, 5.2.10); the DSDT they point at is dsdt.ts.
 //
 // Why a full FADT and not HW_REDUCED_ACPI: hardware-reduced mode would spare us the PM1
 // registers, but Linux then treats the machine as legacy-free. acpi_generic_reduced_hw_init()
@@ -18,7 +18,7 @@
 //  - IAPC_BOOT_ARCH: no 8042 (Linux skips i8042 probing), VGA not present, no CMOS RTC (Linux
 //    registers no rtc_cmos; kvmclock gives wall time). Callers can override it.
 //  - A FACS, which non-reduced ACPI expects (global lock, waking vector).
-//  - The DSDT holds only \_S5, so `poweroff` knows which SLP_TYP to write.
+//  - The DSDT's \_S5 advertises S5_SLP_TYP, so `poweroff` knows which SLP_TYP to write.
 import type { AcpiTable } from './acpi-sdt.js';
 import { LeWriter } from './encode.js';
 import { SCI_IRQ } from './madt.js';
@@ -138,19 +138,5 @@ export function buildFacs(): Uint8Array {
   return new LeWriter(FACS_SIZE).ascii(0, 'FACS', 4).u32(4, FACS_SIZE).u8(32, FACS_VERSION).bytes;
 }
 
-export const DSDT_REVISION = 2; // 64-bit AML integers
 /** SLP_TYP value the DSDT's \_S5 advertises; a PM1a_CNT write of it with SLP_EN means power off. */
 export const S5_SLP_TYP = 5;
-const AML_NAME_OP = 0x08;
-const AML_PACKAGE_OP = 0x12;
-const AML_BYTE_PREFIX = 0x0a;
-const AML_ZERO_OP = 0x00;
-
-/** DSDT whose AML is just Name(\_S5, Package() { 5, 5, 0, 0 }). */
-export function buildDsdt(): AcpiTable {
-  const elements = [AML_BYTE_PREFIX, S5_SLP_TYP, AML_BYTE_PREFIX, S5_SLP_TYP, AML_ZERO_OP, AML_ZERO_OP];
-  // PkgLength (1 byte, covers itself) + NumElements + elements.
-  const pkg = [AML_PACKAGE_OP, 2 + elements.length, 4, ...elements];
-  const aml = Uint8Array.from([AML_NAME_OP, ...Buffer.from('_S5_', 'latin1'), ...pkg]);
-  return { signature: 'DSDT', revision: DSDT_REVISION, body: aml };
-}
