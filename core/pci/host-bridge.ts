@@ -15,7 +15,7 @@
 // ACPI guests instead need a DSDT device \_SB.PCI0 (_HID PNP0A08, _CID PNP0A03, _SEG 0,
 // _BBN 0, _CRS with the bus range, I/O windows and MMIO windows) whose _PRT lists, per
 // route, Package { (device << 16) | 0xFFFF, pin, 0, ioapicPin } (the GSI form, no link
-// devices), and a PNP0C02 resource for the ECAM window; that AML is not written here.
+// devices), and a PNP0C02 resource for the ECAM window; core/tables/dsdt.ts writes that AML from intxRoutes().
 import type { IoDevice } from '../bus/types.js';
 import type { IrqLine } from '../irq/types.js';
 import type { AcpiTable } from '../tables/acpi-sdt.js';
