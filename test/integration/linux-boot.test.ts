@@ -2,8 +2,9 @@
 // uncompressed vmlinux) the kernel must print its banner, our command line, our e820 map
 // and our ACPI tables (the DSDT with the PCI host bridge). Through the bzImage 64-bit
 // protocol the decompressor must be running in long mode inside the loaded image. On a
-// hardware KVM host both go on to boot; on the development machines' software backend
-// (kvm_pvm) they are too slow to go further.
+// hardware KVM host both go on to boot. On the development machines' software backend
+// (kvm_pvm) the PVH kernel stops ~90 s in with "KVM internal error: emulation failure" on
+// `lock cmpxchg16b` (slab start-up), and the bzImage decompressor (xz) is too slow to finish.
 // The kernel comes from scripts/fetch-debian-kernel.sh (.ci/run calls it).
 import { describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
