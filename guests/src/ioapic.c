@@ -115,7 +115,8 @@ static void test_level(u32 bsp) {
     set_line(&B, 1);
     bool ok = LAB_WAIT(s->count >= 1, 500);
     u64 r = rte(&B);
-    lab_check(ok && s->count == 1, "level", "line high: %u interrupts", s->count);
+    /* Delivered at all; "exactly once before EOI" is level-no-redelivery-before-eoi below. */
+    lab_check(ok && s->count >= 1, "level", "line high: %u interrupts", s->count);
     lab_check_q("auto-eoi", (r & RTE_REMOTE_IRR) != 0, "level-remote-irr-set", "RTE 0x%lx: remote IRR clear before EOI", r);
     lab_check_q("auto-eoi", s->isr_set && s->tmr_set, "level-isr-tmr", "in the handler ISR bit %d, TMR bit %d",
               s->isr_set, s->tmr_set);
