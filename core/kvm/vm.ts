@@ -57,6 +57,14 @@ export class Vm {
     this.ioctl(K.KVM_ENABLE_CAP, b);
   }
 
+  /**
+   * KVM_X86_SET_MSR_FILTER with a prepared struct kvm_msr_filter (core/xen/hypercall-page
+   * builds one). The bitmaps it points at must be V8 memory the caller keeps referenced.
+   */
+  setMsrFilter(filter: Uint8Array): void {
+    this.ioctl(K.KVM_X86_SET_MSR_FILTER, filter);
+  }
+
   /** Split irqchip: LAPICs in KVM, IOAPIC/PIC in userspace; `ioapicPins` GSIs are reserved. */
   enableSplitIrqchip(ioapicPins: number): void {
     this.enableCap(K.KVM_CAP_SPLIT_IRQCHIP, [ioapicPins]);

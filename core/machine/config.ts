@@ -43,8 +43,13 @@ export type DeviceConfig = LegacyDeviceConfig | PciDeviceConfig;
 export const isPciDevice = (d: DeviceConfig): d is PciDeviceConfig =>
   d.type === 'irq-lab' || d.type === 'virtio-blk' || d.type === 'virtio-console' || d.type === 'virtio-rng';
 
+/** kvm: a plain PC. xen-hvm: the same PC that also looks like a Xen HVM domain (core/xen). */
+export type Platform = 'kvm' | 'xen-hvm';
+
 export interface MachineConfig {
   name: string;
+  /** Default 'kvm'. */
+  platform?: Platform;
   cpus: number;
   memoryMiB: number;
   irqchip: IrqchipMode;

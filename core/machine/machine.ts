@@ -37,6 +37,8 @@ import { createPciPlatform, type PciPlatform } from './pci-platform.js';
 import { createPciDevice } from './pci-devices.js';
 import type { PciDevice } from './pci-device.js';
 import './pci-device-types.js';
+import { XenPlatform } from '../xen/xen-platform.js';
+import { IOAPIC_PINS } from './irqchip.js';
 
 export { MachineConfigError };
 
@@ -77,6 +79,8 @@ export class Machine {
   readonly interrupts!: KvmInterruptManager;
   readonly pci!: PciPlatform;
   readonly pciDevices: PciDevice[] = [];
+  /** Xen HVM emulation (platform xen-hvm only). */
+  readonly xen?: XenPlatform;
   private runDir?: string;
   readonly vcpus: VcpuHost[] = [];
   /** KVM's own per-vCPU counters (KVM_GET_STATS_FD), where the host offers them. */
@@ -115,6 +119,7 @@ export class Machine {
         onReset: () => this.end({ reason: 'reset', status: 0, detail: 'guest requested a reset' }),
       });
       this.pci = this.createPci();
+      if (config.platform === 'xen-hvm') this.xen = this.createXen();
       const { bridge, windows } = this.pci;
       const { rsdpAddr } = buildFirmwareTables(this.ram.memory, {
         cpus: config.cpus,
@@ -185,6 +190,34 @@ export class Machine {
     return pci;
   }
 
+  private createXen(): XenPlatform {
+    const callbackLines = new Map<number, IntxInterruptGroup>();
+    const xen = new XenPlatform({
+      vm: this.vm,
+      mem: this.ram.memory,
+      cpus: this.config.cpus,
+      gsiCount: IOAPIC_PINS,
+      gsiLine: (gsi) => {
+        let g = callbackLines.get(gsi);
+        if (!g) {
+          callbackLines.set(gsi, (g = this.interrupts.createIntxGroup({ device: `xen-callback-gsi${gsi}`, gsi })));
+          g.enable();
+        }
+        const group = g;
+        return { set: (level) => group.setLevel(level) };
+      },
+      intxGsi: (device, pin) => this.pci.bridge.intx.route(0, device, pin).ioapicPin,
+      log: (line) => this.logLine(line),
+      shutdown: (kind, detail) => this.end(
+        kind === 'poweroff' ? { reason: 'shutdown', status: 0, detail } : kind === 'reboot' ? { reason: 'reset', status: 0, detail } : { reason: 'crash', status: 255, detail },
+      ),
+      isUp: (vcpu) => vcpu < this.config.cpus,
+    });
+    xen.setupVm(this.kvm);
+    this.logLine(`platform: xen-hvm (Xen 4.17 CPUID leaves, hypercall MSR 0x40000000, hypercall port 0x9a)`);
+    return xen;
+  }
+
   private createVcpus(): void {
     const supported = this.kvm.supportedCpuid();
     const mmapSize = this.kvm.vcpuMmapSize();
@@ -192,13 +225,22 @@ export class Machine {
       const vcpu = new Vcpu(id, this.vm.createVcpu(id));
       this.vcpuFds.push(vcpu.fd);
       this.vcpuKvmStats.push(KvmBinaryStats.open(vcpu.fd));
-      vcpu.setCpuid(cpuidFor(supported, id, this.config.cpus));
+      const cpuid = cpuidFor(supported, id, this.config.cpus);
+      vcpu.setCpuid(this.xen ? this.xen.cpuid(cpuid, id) : cpuid);
       if (id === 0) applyBootState(vcpu, this.boot);
       this.vcpus.push(new VcpuHost(id, vcpu.fd, mmapSize, {
         pio: this.pio,
         mmio: this.mmio,
-        onEoi: (v) => this.irqchip.eoi(v),
+        onEoi: (v) => {
+          this.irqchip.eoi(v);
+          this.xen?.onEoi();
+        },
         onMessage: (i, m) => this.onVcpuMessage(i, m),
+        workerInit: () => ({
+          ram: { buffer: this.ram.memory.buffer, byteOffset: this.ram.memory.byteOffset, layout: this.ram.memory.layout },
+          ...(this.xen && { xen: this.xen.workerInit() }),
+        }),
+        ...(this.xen && { hypercall: (data: Uint8Array) => this.xen!.answerForwarded(data) }),
       }));
     }
   }
@@ -283,6 +325,9 @@ export class Machine {
           this.end({ reason: 'stopped', status: 0, detail: 'all vCPUs stopped' });
         }
         break;
+      case 'log':
+        this.logLine(`vcpu${id}: ${m.line}`);
+        break;
       case 'ready':
         break;
     }
@@ -321,6 +366,7 @@ export class Machine {
         // already closed
       }
     };
+    this.xen?.dispose();
     this.devices?.dispose();
     this.interrupts?.dispose();
     if (this.runDir) rmSync(this.runDir, { recursive: true, force: true });

@@ -1,3 +1,6 @@
+import type { MemoryLayout } from '../memory/layout.js';
+import type { XenWorkerInit } from '../xen/xen-vcpu.js';
+
 // The shared-memory channel between the VM host thread and one vCPU worker. The worker
 // posts an exit it cannot handle on its own thread (port I/O or MMIO for a device model,
 // an IOAPIC EOI) and blocks in Atomics.wait; the host thread, woken by Atomics.waitAsync,
@@ -44,6 +47,9 @@ export enum ExitKind {
   MmioRead = 3,
   MmioWrite = 4,
   IoapicEoi = 5,
+  /** A Xen hypercall for the host thread: the call in the data area (core/xen/abi.ts
+   * encodeForward), the result back in VALUE. */
+  Hypercall = 6,
 }
 
 export enum ControlRequest {
@@ -76,7 +82,8 @@ export type WorkerMessage =
   | { type: 'state'; state: VcpuState }
   | { type: 'crash'; reason: string; dump: string }
   | { type: 'system-event'; event: 'shutdown' | 'reset' | 'crash'; detail: string }
-  | { type: 'error'; message: string };
+  | { type: 'error'; message: string }
+  | { type: 'log'; line: string };
 
 export interface WorkerInit {
   vcpuId: number;
@@ -85,4 +92,8 @@ export interface WorkerInit {
   channel: SharedArrayBuffer;
   /** Ports handled on the vCPU thread itself (never cross to the host thread). */
   localPorts: { base: number; length: number; kind: 'port80' }[];
+  /** Guest RAM (the same SharedArrayBuffer the host uses), for exits handled on this thread. */
+  ram: { buffer: SharedArrayBuffer; byteOffset: number; layout: MemoryLayout };
+  /** Set for platform xen-hvm VMs. */
+  xen?: XenWorkerInit;
 }

@@ -13,6 +13,10 @@ export interface VcpuHostDeps {
   pio: IoBus;
   mmio: IoBus;
   onEoi(vector: number): void;
+  /** Guest RAM and the Xen part of WorkerInit. */
+  workerInit(): Pick<WorkerInit, 'ram' | 'xen'>;
+  /** ExitKind.Hypercall (xen-hvm only): run the forwarded call in `data`, return its result. */
+  hypercall?(data: Uint8Array): number;
   onMessage(vcpuId: number, msg: WorkerMessage): void;
 }
 
@@ -52,6 +56,7 @@ export class VcpuHost {
       mmapSize: this.mmapSize,
       channel: this.buffer,
       localPorts: [{ base: 0x80, length: 1, kind: 'port80' }],
+      ...this.deps.workerInit(),
     };
     const worker = spawnWorker(init, `vcpu${this.id}`);
     this.worker = worker;
@@ -138,6 +143,10 @@ export class VcpuHost {
         break;
       case ExitKind.IoapicEoi:
         this.deps.onEoi(w[W.VALUE]! & 0xff);
+        break;
+      case ExitKind.Hypercall:
+        w[W.VALUE] = -14; // -EFAULT if the handler fails (it must not; serve() logs it)
+        w[W.VALUE] = this.deps.hypercall ? this.deps.hypercall(this.channel.data) : -38; // -ENOSYS
         break;
     }
   }

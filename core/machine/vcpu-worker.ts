@@ -2,7 +2,8 @@
 // the exit, dispatch, repeat. Port I/O for devices that live on this thread (the POST port)
 // is answered here; everything else crosses to the VM host thread over the VcpuChannel.
 // Pause/stop arrive as CONTROL changes plus a kick (immediate_exit + signal), checked after
-// every KVM_RUN return. Guest-caused fatal exits (triple fault, internal error, failed
+// every KVM_RUN return. For xen-hvm VMs the Xen MSR exits and hypercall-port exits are
+// handled here too (core/xen/xen-vcpu.ts); slow-path hypercalls are forwarded like I/O. Guest-caused fatal exits (triple fault, internal error, failed
 // entry) end this vCPU in the 'crashed' state with a register dump; they never throw
 // out of the loop.
 import { parentPort, workerData } from 'node:worker_threads';
@@ -10,6 +11,9 @@ import { nativeKvm, EINTR, EAGAIN } from '../kvm/addon.js';
 import * as K from '../kvm/constants.js';
 import { Vcpu } from '../kvm/vcpu.js';
 import { formatRegisterDump } from './register-dump.js';
+import { GuestMemory } from '../memory/guest-memory.js';
+import { XenVcpu } from '../xen/xen-vcpu.js';
+import { encodeForward, type HypercallCall } from '../xen/abi.js';
 import {
   ControlRequest, ExitKind, openChannel, REQ_ANSWERED, REQ_IDLE, REQ_POSTED, VCPU_STATES, W,
   type VcpuState, type WorkerInit, type WorkerMessage,
@@ -34,6 +38,18 @@ const local = new Uint8Array(0x10000);
 for (const p of init.localPorts) local.fill(1, p.base, p.base + p.length);
 let localIo = 0;
 
+const memory = new GuestMemory(init.ram.buffer, init.ram.byteOffset, init.ram.layout);
+const xen = init.xen
+  ? new XenVcpu(new Vcpu(init.vcpuId, init.vcpuFd), memory, init.xen, forwardHypercall, () => Atomics.load(words, W.CONTROL), (line) => post({ type: 'log', line }))
+  : undefined;
+
+/** A slow-path hypercall: the call goes in the data area, the result comes back in VALUE. */
+function forwardHypercall(call: HypercallCall): number {
+  encodeForward(call, data);
+  forward(ExitKind.Hypercall, 0, 0, 0, 0, 0);
+  return words[W.VALUE]!;
+}
+
 /** Post a request to the host thread and block until it answers. */
 function forward(kind: ExitKind, addr: number, addrHi: number, size: number, count: number, value: number, valueHi = 0): void {
   words[W.KIND] = kind;
@@ -55,6 +71,7 @@ function handleIo(): void {
   const port = sdv.getUint16(U + 2, true);
   const count = sdv.getUint32(U + 4, true);
   const bytes = size * count;
+  if (xen && dir === K.KVM_EXIT_IO_OUT && xen.handleIoOut(port)) return;
   if (local[port] === 1) {
     // POST/diagnostic port: writes are delays (Linux io_delay), reads float high.
     localIo++;
@@ -132,6 +149,14 @@ function handleExit(reason: number): boolean {
     case K.KVM_EXIT_INTR:
     case K.KVM_EXIT_IRQ_WINDOW_OPEN:
       return true;
+    case K.KVM_EXIT_X86_RDMSR:
+    case K.KVM_EXIT_X86_WRMSR:
+      if (!xen) {
+        crash(`unexpected MSR exit (MSR 0x${sdv.getUint32(U + 12, true).toString(16)})`);
+        return false;
+      }
+      xen.handleMsr(reason === K.KVM_EXIT_X86_WRMSR, sdv, U);
+      return true;
     case K.KVM_EXIT_HLT:
       // Only without an in-kernel LAPIC, which this VMM never configures.
       crash('vCPU halted with no in-kernel LAPIC to wake it');
@@ -163,7 +188,8 @@ function publishCounters(exits: number): void {
   Atomics.store(words, W.LOCAL_IO, localIo);
 }
 
-function main(): void {
+async function main(): Promise<void> {
+  await xen?.loadEvtchn();
   native.unblockKick();
   const handle = native.vcpuMapRun(init.vcpuFd, init.mmapSize);
   Atomics.store(words, W.TID, native.gettid());
@@ -184,6 +210,7 @@ function main(): void {
       if (r === -EINTR || r === -EAGAIN) continue;
       publishCounters(++exits);
       if (!handleExit(r)) return;
+      xen?.afterExit();
     }
     setState('stopped');
   } catch (e) {
@@ -194,4 +221,4 @@ function main(): void {
   // kvm_run stays mapped: the host thread may still kick it; the host unmaps it after exit.
 }
 
-main();
+void main();

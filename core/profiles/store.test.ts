@@ -124,6 +124,7 @@ describe('resolveProfile', () => {
     );
     expect(resolveProfile(p, '/profiles/lab')).toEqual({
       name: 'demo',
+      platform: 'kvm',
       cpus: 2,
       memoryMiB: 128,
       irqchip: 'kernel',
@@ -137,9 +138,9 @@ describe('resolveProfile', () => {
     expect(Object.keys(c.boot).sort()).toEqual(['cmdline', 'kernel', 'kind']);
   });
 
-  it('rejects xen-hvm for now', () => {
-    const p = parseProfile(sampleProfile({ platform: 'xen-hvm' }));
-    expect(() => resolveProfile(p, '/p')).toThrow('profile "demo": platform "xen-hvm" is not supported yet; set "platform": "kvm"');
+  it('carries the platform, xen-hvm included', () => {
+    expect(resolveProfile(parseProfile(sampleProfile({ platform: 'xen-hvm' })), '/p').platform).toBe('xen-hvm');
+    expect(resolveProfile(parseProfile(sampleProfile()), '/p').platform).toBe('kvm');
   });
 });
 

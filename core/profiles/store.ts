@@ -92,16 +92,11 @@ export async function listProfiles(dir: string): Promise<ProfileListing[]> {
 
 /** Turn a validated profile into a MachineConfig, making file paths absolute against `profileDir`. */
 export function resolveProfile(profile: Profile, profileDir: string): MachineConfig {
-  if (profile.platform !== 'kvm') {
-    throw new ProfileError(
-      `profile "${profile.name}": platform "${profile.platform}" is not supported yet; set "platform": "kvm"`,
-      { issues: [{ path: 'platform', message: 'not supported yet' }] },
-    );
-  }
   const abs = (p: string) => resolve(profileDir, p);
   const { boot } = profile;
   return {
     name: profile.name,
+    platform: profile.platform,
     cpus: profile.cpus,
     memoryMiB: profile.memoryMiB,
     irqchip: profile.irqchip,

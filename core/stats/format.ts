@@ -49,10 +49,22 @@ export function formatStats(s: MachineStats): string {
     const r = s.routing;
     out.push(`  ${'GSI routing'.padEnd(24)} entries=${r.entries}/${r.maxRoutes} fixed=${r.fixedEntries} msi=${r.msiRoutes} peak-msi=${r.peakMsiRoutes} allocations=${r.allocations} reuses=${r.reuses} exhausted=${r.exhausted} commits=${r.commits}`);
   }
+  if (s.xen) out.push(...formatXen(s.xen));
   for (const [bus, st] of Object.entries(s.buses)) {
     out.push(`  ${`${bus} bus`.padEnd(24)} reads=${st.reads} writes=${st.writes} unassigned-reads=${st.unassignedReads} unassigned-writes=${st.unassignedWrites}`);
   }
   return out.join('\n');
+}
+
+function formatXen(x: NonNullable<MachineStats['xen']>): string[] {
+  const kv = (r: Record<string, number>): string => Object.entries(r).map(([k, v]) => `${k}=${v}`).join(' ') || '(none)';
+  return [
+    '', `Xen HVM: shared_info gfn ${x.sharedInfoGfn < 0 ? '-' : `0x${x.sharedInfoGfn.toString(16)}`}, callback ${x.callback}, upcall vectors [${x.upcallVectors.map((v) => (v ? `0x${v.toString(16)}` : '-')).join(' ')}]`,
+    `  hypercalls: ${kv(x.calls)}`,
+    `  errors:     ${kv(x.errors)}`,
+    `  fast-path=${x.fastPath} forwarded=${x.forwarded} cpl-denied=${x.cplDenied} hypercall-pages=${x.hypercallPages} msr-#gp=${x.msrFaults} timers-fired=${x.timersFired} upcalls=[${x.upcalls.join(' ')}]`,
+    '',
+  ];
 }
 
 function formatPciDevice(d: PciDeviceSample): string[] {

@@ -8,6 +8,7 @@ import type { Machine } from '../machine/machine.js';
 import type { IoapicSnapshot } from '../devices/ioapic.js';
 import type { InterruptPath } from '../irq/interrupt-manager.js';
 import type { PciDevice } from '../machine/pci-device.js';
+import type { XenPlatformSample } from '../xen/xen-platform.js';
 
 export interface VcpuSample {
   id: number;
@@ -54,6 +55,8 @@ export interface MachineStats {
   buses: Record<'pio' | 'mmio', Record<string, number>>;
   /** KVM's GSI routing table: fixed (irqchip) and MSI entries, allocations, exhaustion. */
   routing?: Record<string, number>;
+  /** Xen HVM platform (xen-hvm VMs): hypercalls by name and errno, upcalls per vCPU. */
+  xen?: XenPlatformSample;
 }
 
 export function sampleMachine(m: Machine): MachineStats {
@@ -72,6 +75,7 @@ export function sampleMachine(m: Machine): MachineStats {
     pci: samplePciDevices(m),
     buses: { pio: { ...m.pio.stats }, mmio: { ...m.mmio.stats } },
     routing: m.interrupts ? { ...m.interrupts.routerStats() } : undefined,
+    xen: m.xen?.sample(),
   };
 }
 

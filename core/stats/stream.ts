@@ -27,7 +27,16 @@ export function flattenCounters(s: MachineStats): Record<string, number> {
   for (const d of s.pci ?? []) flattenPci(d, out);
   for (const [bus, st] of Object.entries(s.buses)) for (const [k, n] of Object.entries(st)) out[`bus.${bus}.${k}`] = n;
   for (const [k, n] of Object.entries(s.routing ?? {})) out[`routing.${k}`] = n;
+  if (s.xen) flattenXen(s.xen, out);
   return out;
+}
+
+/** "xen.hypercall.sched_op", "xen.error.vcpu_op EBUSY", "xen.fastPath", "xen.vcpu1.upcalls". */
+function flattenXen(x: NonNullable<MachineStats['xen']>, out: Record<string, number>): void {
+  for (const [k, n] of Object.entries(x.calls)) out[`xen.hypercall.${k}`] = n;
+  for (const [k, n] of Object.entries(x.errors)) out[`xen.error.${k}`] = n;
+  for (const k of ['fastPath', 'forwarded', 'cplDenied', 'hypercallPages', 'msrFaults', 'timersFired'] as const) out[`xen.${k}`] = x[k];
+  x.upcalls.forEach((n, v) => (out[`xen.vcpu${v}.upcalls`] = n));
 }
 
 const IRQ_COUNTERS = ['total', 'coalesced', 'firedWhileMasked', 'deliveredAfterUnmask', 'injected'] as const;

@@ -167,6 +167,11 @@ struct lab_frame {
 };
 typedef void (*lab_irq_handler)(struct lab_frame *f);
 void lab_set_handler(u8 vector, lab_irq_handler h); /* vectors 32..255 */
+/* Expected exceptions: while lab_fault_resume is non-zero, an exception (0..31) resumes
+ * there (once; the field is cleared) and counts in lab_fault_count instead of failing. */
+extern volatile u64 lab_fault_resume;
+extern volatile u32 lab_fault_count;
+extern volatile u32 lab_fault_last_vector;
 extern volatile u32 lab_spurious_count;
 extern volatile u32 lab_last_spurious_vector;
 void idt_init(void);

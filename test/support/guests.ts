@@ -23,6 +23,7 @@ export interface GuestRun {
   result: MachineResult;
   output: string;
   log: string[];
+  machine: Machine;
 }
 
 export interface GuestRunOptions {
@@ -30,9 +31,12 @@ export interface GuestRunOptions {
   irqchip?: IrqchipMode;
   cmdline?: string;
   kind?: 'auto' | 'pvh' | 'multiboot';
+  platform?: 'kvm' | 'xen-hvm';
   timeoutMs?: number;
   /** Console prompts and the text to type when each appears. */
   answers?: [RegExp, string][];
+  /** Called once the machine stops, before its resources are freed (final statistics). */
+  onEnding?(machine: Machine): void;
 }
 
 export function guestPath(name: string): string {
@@ -48,6 +52,7 @@ export async function runGuestFile(kernel: string, o: GuestRunOptions = {}): Pro
     const result = await runMachine(
       {
         name: kernel,
+        ...(o.platform && { platform: o.platform }),
         cpus: o.cpus ?? 1,
         memoryMiB: 64,
         irqchip: o.irqchip ?? 'kernel',
@@ -56,13 +61,14 @@ export async function runGuestFile(kernel: string, o: GuestRunOptions = {}): Pro
       },
       {
         onMachine: (m) => (machine = m),
+        ...(o.onEnding && { onEnding: o.onEnding }),
         onConsole: (b) => {
           output += Buffer.from(b).toString('latin1');
           while (pending.length && pending[0]![0].test(output)) machine!.sendConsole(Buffer.from(pending.shift()![1]));
         },
       },
     );
-    return { result, output, log: machine!.log };
+    return { result, output, log: machine!.log, machine: machine! };
   } finally {
     clearTimeout(timeout);
   }

@@ -87,7 +87,7 @@ export async function startIrqGuest(): Promise<IrqGuest> {
   };
   pio.register(READY_PORT, 1, { name: 'ready', read: () => 0, write: () => ready() });
   pio.register(SERVICE_PORT, 1, { name: 'service', read: () => 0, write: () => guest.onService() });
-  const host = new VcpuHost(0, vcpu.fd, kvm.vcpuMmapSize(), { pio, mmio, onEoi: () => {}, onMessage: () => {} });
+  const host = new VcpuHost(0, vcpu.fd, kvm.vcpuMmapSize(), { pio, mmio, onEoi: () => {}, workerInit: () => ({ ram: { buffer: ram.memory.buffer, byteOffset: ram.memory.byteOffset, layout: ram.memory.layout } }), onMessage: () => {} });
   await host.start();
   return guest;
 }

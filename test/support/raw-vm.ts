@@ -39,7 +39,7 @@ export function rawRealModeVm(code: Uint8Array): RawVm {
   const pio = new IoBus('pio', 0x10000);
   const mmio = new IoBus('mmio', 2 ** 52);
   const messages: WorkerMessage[] = [];
-  const host = new VcpuHost(0, vcpu.fd, kvm.vcpuMmapSize(), { pio, mmio, onEoi: () => {}, onMessage: (_, m) => messages.push(m) });
+  const host = new VcpuHost(0, vcpu.fd, kvm.vcpuMmapSize(), { pio, mmio, onEoi: () => {}, workerInit: () => ({ ram: { buffer: ram.memory.buffer, byteOffset: ram.memory.byteOffset, layout: ram.memory.layout } }), onMessage: (_, m) => messages.push(m) });
   return {
     pio,
     host,

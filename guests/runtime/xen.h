@@ -1,0 +1,77 @@
+/* Minimal Xen HVM guest interface for the lab guests: CPUID leaf discovery, the hypercall
+ * page (MSR from CPUID base+2), hypercalls through it (64-bit ABI: rdi, rsi, rdx, r10, r8),
+ * and the structs/constants the xen guests use (xen/include/public). */
+#ifndef LAB_XEN_H
+#define LAB_XEN_H
+#include "lab.h"
+
+#define XEN_CPUID_FIRST 0x40000000u
+#define XEN_CPUID_LAST 0x4000ff00u
+
+#define __HYPERVISOR_set_timer_op 15
+#define __HYPERVISOR_memory_op 12
+#define __HYPERVISOR_xen_version 17
+#define __HYPERVISOR_console_io 18
+#define __HYPERVISOR_vcpu_op 24
+#define __HYPERVISOR_sched_op 29
+#define __HYPERVISOR_event_channel_op 32
+#define __HYPERVISOR_physdev_op 33
+#define __HYPERVISOR_hvm_op 34
+
+#define XENVER_version 0
+#define XENVER_get_features 6
+#define XENMEM_add_to_physmap 7
+#define XENMAPSPACE_shared_info 0
+#define XENMAPSPACE_gmfn 2
+#define DOMID_SELF 0x7ff0
+#define HVMOP_set_param 0
+#define HVMOP_get_param 1
+#define HVMOP_set_evtchn_upcall_vector 23
+#define HVM_PARAM_CALLBACK_IRQ 0
+#define VCPUOP_is_up 3
+#define VCPUOP_set_periodic_timer 6
+#define VCPUOP_stop_periodic_timer 7
+#define VCPUOP_set_singleshot_timer 8
+#define VCPUOP_register_vcpu_info 10
+#define VCPU_SSHOTTMR_future 1
+#define SCHEDOP_yield 0
+#define SCHEDOP_shutdown 2
+#define SCHEDOP_poll 3
+#define SHUTDOWN_poweroff 0
+#define SHUTDOWN_suspend 2
+#define CONSOLEIO_write 0
+#define CONSOLEIO_read 1
+
+#define XEN_EPERM 1
+#define XEN_ENOENT 2
+#define XEN_ESRCH 3
+#define XEN_ENXIO 6
+#define XEN_EFAULT 14
+#define XEN_EBUSY 16
+#define XEN_EINVAL 22
+#define XEN_ENOSYS 38
+#define XEN_ETIME 62
+#define XEN_EOPNOTSUPP 95
+
+struct xen_add_to_physmap { u16 domid; u16 size; u32 space; u64 idx; u64 gpfn; };
+struct xen_hvm_param { u16 domid; u16 pad; u32 index; u64 value; };
+struct xen_hvm_evtchn_upcall_vector { u32 vcpu; u8 vector; };
+struct xen_feature_info { u32 submap_idx; u32 submap; };
+struct vcpu_register_vcpu_info { u64 mfn; u32 offset; u32 rsvd; };
+struct vcpu_set_singleshot_timer { u64 timeout_abs_ns; u32 flags; };
+struct sched_poll { u64 ports; u32 nr_ports; u64 timeout; };
+struct vcpu_info { u8 evtchn_upcall_pending; u8 evtchn_upcall_mask; u8 pad[6]; u64 evtchn_pending_sel; u8 arch_and_time[48]; };
+
+/* Base of the Xen CPUID leaves, 0 if none. */
+u32 xen_cpuid_base(void);
+/* Write the hypercall MSR for the page at `page` (4 KiB aligned); false if it faulted. */
+bool xen_init_hypercall_page(void *page);
+/* Attempt a raw WRMSR; returns true if it raised an exception (#GP). */
+bool xen_wrmsr_faults(u32 msr, u64 value);
+u64 xen_rdmsr(u32 msr);
+long xen_hypercall(u32 nr, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5);
+#define HYPERCALL1(nr, a) xen_hypercall(__HYPERVISOR_##nr, (u64)(a), 0, 0, 0, 0)
+#define HYPERCALL2(nr, a, b) xen_hypercall(__HYPERVISOR_##nr, (u64)(a), (u64)(b), 0, 0, 0)
+#define HYPERCALL3(nr, a, b, c) xen_hypercall(__HYPERVISOR_##nr, (u64)(a), (u64)(b), (u64)(c), 0, 0)
+extern u8 *xen_hypercall_page;
+#endif
