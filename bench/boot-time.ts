@@ -6,7 +6,7 @@ import { guestsDir, packageRoot } from '../core/paths.js';
 
 const FIRST_LINE = /Hello from lab guest|LAB-/;
 
-function timeToFirstLine(cmd: string, args: string[], timeoutMs = 20_000): Promise<number> {
+function timeToFirstLine(cmd: string, args: string[], timeoutMs = 90_000): Promise<number> {
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -39,7 +39,7 @@ export async function bootBench(runs = 5): Promise<{ vmm: number; qemu?: number;
   const vmmArgs = [join(packageRoot(), 'bin', 'vmm.js'), 'run', kernel, '--cpus', '1', '--mem', '128'];
   const qemuArgs = [
     '-accel', 'kvm', '-machine', 'pc', '-cpu', 'host', '-m', '128', '-smp', '1', '-nographic', '-no-reboot',
-    '-monitor', 'none', '-serial', 'stdio', '-kernel', kernel, '-device', 'isa-debug-exit,iobase=0xf4,iosize=4',
+    '-nodefaults', '-monitor', 'none', '-serial', 'stdio', '-kernel', kernel, '-device', 'isa-debug-exit,iobase=0xf4,iosize=4',
   ];
   const haveQemu = spawnSync('qemu-system-x86_64', ['--version']).status === 0;
   const vmm: number[] = [];

@@ -3,9 +3,9 @@
 // is answered here; everything else crosses to the VM host thread over the VcpuChannel.
 // Pause/stop arrive as CONTROL changes plus a kick (immediate_exit + signal), checked after
 // every KVM_RUN return. For xen-hvm VMs the Xen MSR exits and hypercall-port exits are
-// handled here too (core/xen/xen-vcpu.ts); slow-path hypercalls are forwarded like I/O. Guest-caused fatal exits (triple fault, internal error, failed
-// entry) end this vCPU in the 'crashed' state with a register dump; they never throw
-// out of the loop.
+// handled here too (core/xen/xen-vcpu.ts); slow-path hypercalls are forwarded like I/O.
+// Guest-caused fatal exits (triple fault, internal error, failed entry) end this vCPU in
+// the 'crashed' state with a register dump; they never throw out of the loop.
 import { parentPort, workerData } from 'node:worker_threads';
 import { nativeKvm, EINTR, EAGAIN } from '../kvm/addon.js';
 import * as K from '../kvm/constants.js';
@@ -184,12 +184,13 @@ function handleExit(reason: number): boolean {
 }
 
 function publishCounters(exits: number): void {
-  Atomics.store(words, W.EXITS, exits);
-  Atomics.store(words, W.LOCAL_IO, localIo);
+  // Plain aligned 32-bit stores: readers only need a recent value, not an ordering, and a
+  // fenced Atomics.store on every exit would tax the hot path for nothing.
+  words[W.EXITS] = exits;
+  words[W.LOCAL_IO] = localIo;
 }
 
 async function main(): Promise<void> {
-  await xen?.loadEvtchn();
   native.unblockKick();
   const handle = native.vcpuMapRun(init.vcpuFd, init.mmapSize);
   Atomics.store(words, W.TID, native.gettid());
