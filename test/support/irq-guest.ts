@@ -4,19 +4,14 @@
 // u32 at 0x500; vector 0x41 increments the u32 at 0x504 and writes port 0x511 (the level
 // device's "service" register) before its EOI. Every handler EOIs through the x2APIC EOI
 // MSR. Source: the GNU as listing in the comment at the end of this file.
-import { IoBus } from '../../core/bus/io-bus.js';
-import { Kvm } from '../../core/kvm/kvm.js';
 import { nativeKvm } from '../../core/kvm/addon.js';
 import * as K from '../../core/kvm/constants.js';
-import { Vcpu } from '../../core/kvm/vcpu.js';
 import type { Vm } from '../../core/kvm/vm.js';
-import { allocateGuestRam, type GuestRam } from '../../core/kvm/guest-ram.js';
-import { pcLayout, MiB, KVM_TSS_ADDR } from '../../core/memory/layout.js';
-import { VcpuHost } from '../../core/machine/vcpu-host.js';
+import type { GuestRam } from '../../core/kvm/guest-ram.js';
+import { rawRealModeVm } from './raw-vm.js';
 
 export const MSI_VECTOR = 0x40;
 export const LEVEL_VECTOR = 0x41;
-const CODE_ADDR = 0x1000;
 const MSI_COUNT_ADDR = 0x500;
 const LEVEL_COUNT_ADDR = 0x504;
 const READY_PORT = 0x510;
@@ -43,23 +38,8 @@ export interface IrqGuest {
 }
 
 export async function startIrqGuest(): Promise<IrqGuest> {
-  const kvm = Kvm.open();
-  const vm = kvm.createVm();
-  vm.setTssAddr(KVM_TSS_ADDR);
-  vm.createIrqchip();
-  const ram = allocateGuestRam(vm, pcLayout(2 * MiB));
-  ram.memory.write(CODE_ADDR, CODE);
-  const vcpu = new Vcpu(0, vm.createVcpu(0));
-  vcpu.setCpuid(kvm.supportedCpuid());
-  const s = vcpu.getSregs();
-  s.cs = { ...s.cs, base: 0n, selector: 0 };
-  vcpu.setSregs(s);
-  const r = vcpu.getRegs();
-  r.rip = BigInt(CODE_ADDR);
-  r.rflags = 2n;
-  vcpu.setRegs(r);
-  const pio = new IoBus('pio', 0x10000);
-  const mmio = new IoBus('mmio', 2 ** 52);
+  const raw = rawRealModeVm(CODE);
+  const { vm, ram, pio } = raw;
   let ready!: () => void;
   const guest: IrqGuest = {
     vm,
@@ -76,19 +56,11 @@ export async function startIrqGuest(): Promise<IrqGuest> {
       dv.setBigUint64(REDIRTBL_OFFSET + pin * 8, BigInt(LEVEL_VECTOR | RTE_LEVEL), true);
       nativeKvm().ioctl(vm.fd, K.KVM_SET_IRQCHIP, b);
     },
-    async dispose() {
-      await host.stop();
-      const n = nativeKvm();
-      n.close(vcpu.fd);
-      n.close(ram.memfd);
-      vm.close();
-      kvm.close();
-    },
+    dispose: () => raw.dispose(),
   };
   pio.register(READY_PORT, 1, { name: 'ready', read: () => 0, write: () => ready() });
   pio.register(SERVICE_PORT, 1, { name: 'service', read: () => 0, write: () => guest.onService() });
-  const host = new VcpuHost(0, vcpu.fd, kvm.vcpuMmapSize(), { pio, mmio, onEoi: () => {}, workerInit: () => ({ ram: { buffer: ram.memory.buffer, byteOffset: ram.memory.byteOffset, layout: ram.memory.layout } }), onMessage: () => {} });
-  await host.start();
+  await raw.start();
   return guest;
 }
 

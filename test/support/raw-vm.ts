@@ -5,7 +5,8 @@ import { IoBus } from '../../core/bus/io-bus.js';
 import { Kvm } from '../../core/kvm/kvm.js';
 import { nativeKvm } from '../../core/kvm/addon.js';
 import { Vcpu } from '../../core/kvm/vcpu.js';
-import { allocateGuestRam } from '../../core/kvm/guest-ram.js';
+import { allocateGuestRam, type GuestRam } from '../../core/kvm/guest-ram.js';
+import type { Vm } from '../../core/kvm/vm.js';
 import { pcLayout, MiB, KVM_TSS_ADDR } from '../../core/memory/layout.js';
 import { VcpuHost } from '../../core/machine/vcpu-host.js';
 import type { WorkerMessage } from '../../core/machine/vcpu-channel.js';
@@ -13,6 +14,8 @@ import type { WorkerMessage } from '../../core/machine/vcpu-channel.js';
 export const CODE_ADDR = 0x1000;
 
 export interface RawVm {
+  vm: Vm;
+  ram: GuestRam;
   pio: IoBus;
   host: VcpuHost;
   messages: WorkerMessage[];
@@ -41,6 +44,8 @@ export function rawRealModeVm(code: Uint8Array): RawVm {
   const messages: WorkerMessage[] = [];
   const host = new VcpuHost(0, vcpu.fd, kvm.vcpuMmapSize(), { pio, mmio, onEoi: () => {}, workerInit: () => ({ ram: { buffer: ram.memory.buffer, byteOffset: ram.memory.byteOffset, layout: ram.memory.layout } }), onMessage: (_, m) => messages.push(m) });
   return {
+    vm,
+    ram,
     pio,
     host,
     messages,
