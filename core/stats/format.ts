@@ -63,8 +63,21 @@ function formatXen(x: NonNullable<MachineStats['xen']>): string[] {
     `  hypercalls: ${kv(x.calls)}`,
     `  errors:     ${kv(x.errors)}`,
     `  fast-path=${x.fastPath} forwarded=${x.forwarded} cpl-denied=${x.cplDenied} hypercall-pages=${x.hypercallPages} msr-#gp=${x.msrFaults} timers-fired=${x.timersFired} upcalls=[${x.upcalls.join(' ')}]`,
+    ...formatEvtchn(x.evtchn),
     '',
   ];
+}
+
+function formatEvtchn(e: NonNullable<MachineStats['xen']>['evtchn']): string[] {
+  const ops = Object.entries(e.ops).map(([op, r]) => `${op}(${Object.entries(r).map(([k, n]) => `${k}=${n}`).join(' ')})`).join(' ') || '(none)';
+  const out = [`  event channels (${e.abi}): upcalls=[${e.upcallsPerVcpu.join(' ')}] ops: ${ops}`];
+  if (e.ports.length) {
+    out.push(...table(
+      ['  port', 'type', 'vcpu', 'prio', 'sends', 'deliveries', 'coalesced', 'masked-pending', 'upcalls'],
+      e.ports.map((p) => [`  ${p.port}`, p.type, p.vcpu, p.priority, p.sends, p.deliveries, p.coalesced, p.maskedPending, p.upcalls]),
+    ));
+  }
+  return out;
 }
 
 function formatPciDevice(d: PciDeviceSample): string[] {

@@ -31,13 +31,20 @@ export function flattenCounters(s: MachineStats): Record<string, number> {
   return out;
 }
 
-/** "xen.hypercall.sched_op", "xen.error.vcpu_op EBUSY", "xen.fastPath", "xen.vcpu1.upcalls". */
+/** "xen.hypercall.sched_op", "xen.error.vcpu_op EBUSY", "xen.fastPath", "xen.vcpu1.upcalls", event channels. */
 function flattenXen(x: NonNullable<MachineStats['xen']>, out: Record<string, number>): void {
   for (const [k, n] of Object.entries(x.calls)) out[`xen.hypercall.${k}`] = n;
   for (const [k, n] of Object.entries(x.errors)) out[`xen.error.${k}`] = n;
   for (const k of ['fastPath', 'forwarded', 'cplDenied', 'hypercallPages', 'msrFaults', 'timersFired'] as const) out[`xen.${k}`] = x[k];
   x.upcalls.forEach((n, v) => (out[`xen.vcpu${v}.upcalls`] = n));
+  // Event channels: "xen.evtchn.vcpu0.upcalls", "xen.evtchn.op.send.EINVAL", "xen.evtchn.port5.sends".
+  const e = x.evtchn;
+  e.upcallsPerVcpu.forEach((n, v) => (out[`xen.evtchn.vcpu${v}.upcalls`] = n));
+  for (const [op, r] of Object.entries(e.ops)) for (const [k, n] of Object.entries(r)) out[`xen.evtchn.op.${op}.${k}`] = n;
+  for (const p of e.ports) for (const k of EVTCHN_PORT_COUNTERS) out[`xen.evtchn.port${p.port}.${k}`] = p[k];
 }
+
+const EVTCHN_PORT_COUNTERS = ['sends', 'deliveries', 'coalesced', 'maskedPending', 'upcalls'] as const;
 
 const IRQ_COUNTERS = ['total', 'coalesced', 'firedWhileMasked', 'deliveredAfterUnmask', 'injected'] as const;
 

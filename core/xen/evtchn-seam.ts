@@ -1,18 +1,24 @@
 // The seam between the platform plumbing (this directory) and the event-channel core
-// (core/xen/evtchn/). The core plugs in by implementing EvtchnBackend:
-//   - on the host thread, XenPlatform.setEvtchnBackend(backend) (slow-path EVTCHNOP_*,
-//     PHYSDEVOP_*, VIRQ_TIMER from the vCPU timers);
-//   - on each vCPU thread, a module named in XenWorkerInit.evtchnModule exporting
-//     `createVcpuEvtchn(ctx: VcpuEvtchnContext): EvtchnBackend` (fast-path sends, unmask,
-//     SCHEDOP_poll port checks), built from the same shared buffers.
-// Until a backend is installed, event_channel_op and physdev_op answer -ENOSYS (what a Xen
-// without the operation says), timers raise nothing, and SCHEDOP_poll checks ports against
-// the 2-level bitmaps in shared_info itself.
-import { EINVAL, ENOSYS } from './errno.js';
+// (core/xen/evtchn/). Handlers (hypercalls/evtchn-ops.ts, hypercalls/sched-op.ts) and the
+// timers see only EvtchnBackend; the adapters below build it from the core:
+//   - host thread: hostEvtchn(EventChannels) — every EVTCHNOP that reaches the host (the
+//     control path; isControlPathOp), VIRQ_TIMER from the vCPU timers;
+//   - vCPU thread: vcpuEvtchn(EvtchnDelivery attached to EventChannels.buffers()) — the
+//     fast path (EVTCHNOP_send / unmask, no round trip) and SCHEDOP_poll's port checks;
+//   - both: xenUpcall(), the core's Upcall: raise(vcpu) ends in UpcallInjector.inject (the
+//     core has already set evtchn_upcall_pending 0→1), eventPending(vcpu) wakes vCPUs in
+//     SCHEDOP_poll (Xen evtchn_check_pollers; also for masked ports).
+// physdev_op answers -ENOSYS until the PIRQ layer provides physdevOp.
+import { EINVAL } from './errno.js';
 import type { HypercallCall } from './abi.js';
 import type { GuestArgs } from './guest-access.js';
 import type { XenState } from './xen-state.js';
 import type { UpcallInjector } from './upcall.js';
+import type { EventChannels } from './evtchn/evtchn.js';
+import type { EvtchnDelivery } from './evtchn/delivery.js';
+import { isControlPathOp } from './evtchn/dispatch.js';
+import type { Upcall } from './evtchn/types.js';
+import { argNum } from './hypercalls/util.js';
 
 export interface EvtchnBackend {
   /** HYPERVISOR_event_channel_op(cmd, arg). */
@@ -27,29 +33,31 @@ export interface EvtchnBackend {
   pollPort?(port: number): number;
 }
 
-/** What a vCPU-thread backend is built from. */
-export interface VcpuEvtchnContext {
-  vcpuId: number;
-  state: XenState;
-  upcall: UpcallInjector;
-  /** Extra shared buffers the host-side backend handed out (XenWorkerInit.evtchnShared). */
-  shared: unknown;
-}
-
 export const VIRQ_TIMER = 0;
 
-/** Pending bit of 2-level port `port` in shared_info (fallback for SCHEDOP_poll). */
-export function pollPort2l(state: XenState, port: number): number {
-  const long = state.longMode();
-  const max = long ? 4096 : 1024; // EVTCHN_2L_NR_CHANNELS
-  if (port >= max) return -EINVAL; // Xen: port >= max_evtchns
-  if (port === 0) return 0; // reserved, never pending
-  const sh = state.sharedInfoGpa();
-  if (sh < 0) return 0;
-  const off = state.mem.offsetOf(sh + 0x800 + (port >>> 3), 1); // evtchn_pending[] at 0x800
-  return off >= 0 && (Atomics.load(state.mem.bytes, off) >> (port & 7)) & 1 ? 1 : 0;
+/** The core's Upcall for either thread. */
+export function xenUpcall(state: XenState, injector: UpcallInjector): Upcall {
+  return {
+    raise: (vcpu) => injector.inject(vcpu),
+    eventPending: () => state.wakePollers(),
+  };
 }
 
-export const noEvtchn: EvtchnBackend = {
-  eventChannelOp: () => -ENOSYS,
-};
+/** Host thread: the control path of EventChannels. */
+export function hostEvtchn(ec: EventChannels): EvtchnBackend {
+  return {
+    eventChannelOp: (call, guest) => ec.hypercall(argNum(call.args[0]), call.args[1]!, guest),
+    raiseVirq: (vcpu, virq) => void ec.delivery.raiseVirq(virq, vcpu),
+  };
+}
+
+/** vCPU thread: the fast path, from a delivery attached to the host's buffers. */
+export function vcpuEvtchn(d: EvtchnDelivery): EvtchnBackend {
+  return {
+    eventChannelFast: (call) => !isControlPathOp(argNum(call.args[0])),
+    // Only fast commands get here (the rest is forwarded); -EINVAL is a defensive answer.
+    eventChannelOp: (call, guest) => d.fastOp(argNum(call.args[0]), call.args[1]!, guest) ?? -EINVAL,
+    // Xen do_poll: port >= max_evtchns is -EINVAL; pending is read through the active ABI.
+    pollPort: (port) => (port >= d.ports.limit ? -EINVAL : port > 0 && d.isPending(port) ? 1 : 0),
+  };
+}

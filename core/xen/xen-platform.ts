@@ -1,6 +1,8 @@
 // Wires Xen HVM emulation into a Machine when `config.platform === 'xen-hvm'`
 // (docs/xen-design.md). Host-thread object: owns the domain state (XenState), the
-// counters (XenStats), the slow-path dispatcher, the vCPU timers and the GSI callback line.
+// counters (XenStats), the event-channel core (EventChannels: its control path runs here,
+// its fast path on each vCPU thread from events.buffers()), the slow-path dispatcher, the
+// vCPU timers (VIRQ_TIMER) and the GSI callback line.
 //
 // Setup order (machine.ts): after guest RAM exists and before vCPUs are created,
 // `setupVm()` enables KVM_CAP_X86_USER_SPACE_MSR (reason FILTER) and installs the MSR
@@ -16,7 +18,8 @@ import { VmmError } from '../errors.js';
 import { decodeForward } from './abi.js';
 import { xenCpuid } from './cpuid.js';
 import { HostDispatcher } from './dispatcher.js';
-import { noEvtchn, VIRQ_TIMER, type EvtchnBackend } from './evtchn-seam.js';
+import { hostEvtchn, VIRQ_TIMER, xenUpcall, type EvtchnBackend } from './evtchn-seam.js';
+import { EventChannels, type EvtchnSnapshot } from './evtchn/evtchn.js';
 import { GuestAccess } from './guest-access.js';
 import { KVM_MSR_EXIT_REASON_FILTER, xenMsrFilter } from './hypercall-page.js';
 import { XenTimers } from './timers.js';
@@ -54,6 +57,8 @@ export interface XenPlatformSample extends XenStatsSample {
   callback: string;
   upcallVectors: number[];
   timersFired: number;
+  /** The event-channel core: per port (type, vCPU, sends, deliveries, ...), per vCPU upcalls. */
+  evtchn: EvtchnSnapshot;
 }
 
 export class XenPlatform implements XenDomain {
@@ -61,11 +66,12 @@ export class XenPlatform implements XenDomain {
   readonly stats: XenStats;
   readonly upcall: UpcallInjector;
   readonly timers: XenTimers;
+  readonly events: EventChannels;
   readonly params = new Map<number, bigint>();
   readonly gsiCount: number;
   private readonly dispatcher: HostDispatcher;
   private readonly callbackLine: CallbackLine;
-  private backend: EvtchnBackend = noEvtchn;
+  private readonly backend: EvtchnBackend;
   private readonly consoleBuf: string[];
   /** Kept referenced: KVM reads the filter bitmap through this memory. */
   private readonly msrBitmap = new Uint8Array(8);
@@ -75,6 +81,8 @@ export class XenPlatform implements XenDomain {
     this.state = XenState.create(deps.cpus, deps.mem);
     this.stats = XenStats.create(deps.cpus);
     this.upcall = new UpcallInjector(this.state, this.stats, (m) => deps.vm.signalMsi(m));
+    this.events = new EventChannels({ mem: deps.mem, nrVcpus: deps.cpus, upcall: xenUpcall(this.state, this.upcall) });
+    this.backend = hostEvtchn(this.events);
     this.timers = new XenTimers(this.state, (v) => this.backend.raiseVirq?.(v, VIRQ_TIMER));
     this.callbackLine = new CallbackLine(this.state, deps.gsiLine);
     this.consoleBuf = Array.from({ length: deps.cpus }, () => '');
@@ -100,20 +108,12 @@ export class XenPlatform implements XenDomain {
   }
 
   workerInit(): XenWorkerInit {
-    return { state: this.state.init.buffer, stats: this.stats.buffer, cpus: this.deps.cpus, vmFd: this.deps.vm.fd };
+    return { state: this.state.init.buffer, stats: this.stats.buffer, cpus: this.deps.cpus, vmFd: this.deps.vm.fd, evtchn: this.events.buffers() };
   }
 
   /** ExitKind.Hypercall from a vCPU worker: the call is in `data`; returns the result. */
   answerForwarded(data: Uint8Array): number {
     return this.dispatcher.handle(decodeForward(data));
-  }
-
-  setEvtchnBackend(b: EvtchnBackend): void {
-    this.backend = b;
-  }
-
-  evtchn(): EvtchnBackend {
-    return this.backend;
   }
 
   intxGsi(device: number, pin: number): number | undefined {
@@ -159,6 +159,7 @@ export class XenPlatform implements XenDomain {
       callback: `${['none', 'gsi', 'vector'][s.get(D.CALLBACK_KIND)] ?? '?'}${s.get(D.CALLBACK_KIND) ? ` ${s.get(D.CALLBACK_VALUE)}` : ''}`,
       upcallVectors: Array.from({ length: s.cpus }, (_, v) => s.upcallVector(v)),
       timersFired: this.timers.fired,
+      evtchn: this.events.snapshot(),
     };
   }
 

@@ -7,7 +7,8 @@
 // that publishes them (VI_STATE, last).
 //
 // WAKE is each vCPU's wake word: SCHEDOP_block/poll wait on it (Atomics.wait on the vCPU
-// thread); anything that makes an event pending for that vCPU calls wake().
+// thread); an upcall for that vCPU calls wake(), and any new pending event wakes the vCPUs
+// whose POLLING word is set (wakePollers), masked ports included.
 import type { GuestMemory } from '../memory/guest-memory.js';
 
 export const D = {
@@ -36,6 +37,8 @@ export const V = {
   /** Per-vCPU upcall vector (HVMOP_set_evtchn_upcall_vector), 0 = none. */
   UPCALL_VECTOR: 4,
   APIC_ID: 5,
+  /** 1 while the vCPU waits in SCHEDOP_poll (senders wake it, wakePollers). */
+  POLLING: 6,
 } as const;
 const ROW = 8;
 
@@ -150,6 +153,16 @@ export class XenState {
     const w = this.wakeWord(vcpu);
     Atomics.add(this.words, w, 1);
     Atomics.notify(this.words, w);
+  }
+
+  /** SCHEDOP_poll: mark `vcpu` as polling (set before its first port check) or done. */
+  setPolling(vcpu: number, on: boolean): void {
+    this.set(this.vcpuWord(vcpu, V.POLLING), on ? 1 : 0);
+  }
+
+  /** An event became pending: wake every vCPU in SCHEDOP_poll (they re-check their ports). */
+  wakePollers(): void {
+    for (let v = 0; v < this.cpus; v++) if (this.get(this.vcpuWord(v, V.POLLING))) this.wake(v);
   }
 
   /** Byte offset in guest memory of vcpu_info's evtchn_upcall_pending, or -1. */

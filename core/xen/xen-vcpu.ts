@@ -6,6 +6,8 @@
 // Hypercall path: `out 0x9a` exit -> KVM_GET_REGS/SREGS -> decodeHypercall (64/32-bit ABI
 // from CS.L, CPL from SS.DPL) -> VcpuDispatcher: fast-path handlers run here, the rest is
 // forwarded to the host thread (ExitKind.Hypercall) -> result in RAX -> KVM_SET_REGS.
+// Event channels: EVTCHNOP_send/unmask run here on an EvtchnDelivery attached to the
+// host's EventChannels buffers (evtchn-seam.ts vcpuEvtchn); the control path is forwarded.
 import { nativeKvm } from '../kvm/addon.js';
 import * as K from '../kvm/constants.js';
 import type { Vcpu } from '../kvm/vcpu.js';
@@ -13,7 +15,9 @@ import { GuestMemory } from '../memory/guest-memory.js';
 import type { MsiMessage } from '../irq/types.js';
 import { decodeHypercall, withResult, type HypercallCall } from './abi.js';
 import { VcpuDispatcher } from './dispatcher.js';
-import { noEvtchn, type EvtchnBackend, type VcpuEvtchnContext } from './evtchn-seam.js';
+import { vcpuEvtchn, xenUpcall, type EvtchnBackend } from './evtchn-seam.js';
+import { EvtchnDelivery } from './evtchn/delivery.js';
+import type { EvtchnBuffers } from './evtchn/types.js';
 import { GuestAccess } from './guest-access.js';
 import { HYPERCALL_PORT, writeHypercallMsr } from './hypercall-page.js';
 import { XEN_HYPERCALL_MSR } from './cpuid.js';
@@ -31,9 +35,8 @@ export interface XenWorkerInit {
   stats: SharedArrayBuffer;
   cpus: number;
   vmFd: number;
-  /** Module exporting createVcpuEvtchn(ctx) (see evtchn-seam.ts), when the core is present. */
-  evtchnModule?: string;
-  evtchnShared?: unknown;
+  /** The event-channel core's shared buffers (EventChannels.buffers()). */
+  evtchn: EvtchnBuffers;
 }
 
 // Exit union of KVM_EXIT_X86_RDMSR/WRMSR: {u8 error @0; u8 pad[7]; u32 reason @8; u32 index @12; u64 data @16}
@@ -58,7 +61,9 @@ export class XenVcpu {
   readonly stats: XenStats;
   readonly upcall: UpcallInjector;
   private readonly dispatcher: VcpuDispatcher;
-  private evtchn: EvtchnBackend = noEvtchn;
+  /** The event-channel fast path on this thread. */
+  readonly delivery: EvtchnDelivery;
+  private readonly evtchn: EvtchnBackend;
 
   constructor(
     private readonly vcpu: Vcpu,
@@ -71,6 +76,8 @@ export class XenVcpu {
     this.state = new XenState({ buffer: init.state, cpus: init.cpus }, mem);
     this.stats = new XenStats(init.stats, init.cpus);
     this.upcall = new UpcallInjector(this.state, this.stats, (m) => signalMsi(init.vmFd, m));
+    this.delivery = EvtchnDelivery.attach(init.evtchn, mem, xenUpcall(this.state, this.upcall));
+    this.evtchn = vcpuEvtchn(this.delivery);
     this.dispatcher = new VcpuDispatcher(this.stats, (c) => new GuestAccess(mem, c.paging), forward);
     this.dispatcher.register(xenVersionHandler);
     this.dispatcher.register(schedOpVcpuHandler({
@@ -81,13 +88,6 @@ export class XenVcpu {
       evtchn: () => this.evtchn,
     }));
     this.dispatcher.register(eventChannelOpHandler(() => this.evtchn));
-  }
-
-  /** Load the event-channel core's vCPU-thread part, if the platform named one. */
-  async loadEvtchn(): Promise<void> {
-    if (!this.init.evtchnModule) return;
-    const m = (await import(this.init.evtchnModule)) as { createVcpuEvtchn(ctx: VcpuEvtchnContext): EvtchnBackend };
-    this.evtchn = m.createVcpuEvtchn({ vcpuId: this.vcpu.id, state: this.state, upcall: this.upcall, shared: this.init.evtchnShared });
   }
 
   private lapicIrrPending(): boolean {
@@ -122,6 +122,7 @@ export class XenVcpu {
     const long = (this.vcpu.getSregs().efer & EFER_LMA) !== 0n ? 1 : 0;
     if (this.state.get(D.LONG_MODE) !== long) {
       this.state.set(D.LONG_MODE, long);
+      this.delivery.sh.setLongMode(long === 1); // the core's layout (its 2-level limit follows on the next shared_info mapping)
       writeWallclock(this.state); // the wallclock moves with the layout (KVM does the same)
     }
   }

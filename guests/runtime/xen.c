@@ -55,3 +55,83 @@ long xen_hypercall(u32 nr, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5) {
                      : "memory", "rcx", "r9", "r11");
     return ret;
 }
+
+/* ---- event channels ---- */
+long xen_evtchn_send(u32 port) { return xen_evtchn_op(EVTCHNOP_send, &port); }
+long xen_evtchn_unmask(u32 port) { return xen_evtchn_op(EVTCHNOP_unmask, &port); }
+long xen_evtchn_close(u32 port) { return xen_evtchn_op(EVTCHNOP_close, &port); }
+
+long xen_bind_ipi(u32 vcpu) {
+    struct evtchn_bind_ipi b = {vcpu, 0};
+    long r = xen_evtchn_op(EVTCHNOP_bind_ipi, &b);
+    return r < 0 ? r : (long)b.port;
+}
+
+long xen_bind_virq(u32 virq, u32 vcpu) {
+    struct evtchn_bind_virq b = {virq, vcpu, 0};
+    long r = xen_evtchn_op(EVTCHNOP_bind_virq, &b);
+    return r < 0 ? r : (long)b.port;
+}
+
+long xen_alloc_unbound(u16 dom, u16 remote_dom) {
+    struct evtchn_alloc_unbound a = {dom, remote_dom, 0};
+    long r = xen_evtchn_op(EVTCHNOP_alloc_unbound, &a);
+    return r < 0 ? r : (long)a.port;
+}
+
+long xen_bind_interdomain(u16 remote_dom, u32 remote_port) {
+    struct evtchn_bind_interdomain b = {remote_dom, remote_port, 0};
+    long r = xen_evtchn_op(EVTCHNOP_bind_interdomain, &b);
+    return r < 0 ? r : (long)b.local_port;
+}
+
+long xen_bind_vcpu(u32 port, u32 vcpu) {
+    struct evtchn_bind_vcpu b = {port, vcpu};
+    return xen_evtchn_op(EVTCHNOP_bind_vcpu, &b);
+}
+
+void xen_2l_mask(void *shinfo, u32 port) {
+    volatile u64 *m = (volatile u64 *)((u8 *)shinfo + XEN_SHINFO_MASK);
+    __atomic_fetch_or(&m[port / 64], 1ull << (port % 64), __ATOMIC_SEQ_CST);
+}
+
+bool xen_2l_pending(void *shinfo, u32 port) {
+    volatile u64 *p = (volatile u64 *)((u8 *)shinfo + XEN_SHINFO_PENDING);
+    return (__atomic_load_n(&p[port / 64], __ATOMIC_SEQ_CST) >> (port % 64)) & 1;
+}
+
+u32 xen_2l_scan(void *shinfo, volatile struct vcpu_info *vi, const volatile u64 *mine, void (*fn)(u32 port)) {
+    volatile u64 *pending = (volatile u64 *)((u8 *)shinfo + XEN_SHINFO_PENDING);
+    volatile u64 *mask = (volatile u64 *)((u8 *)shinfo + XEN_SHINFO_MASK);
+    u32 n = 0;
+    do {
+        vi->evtchn_upcall_pending = 0;
+        u64 sel = __atomic_exchange_n(&vi->evtchn_pending_sel, 0, __ATOMIC_SEQ_CST);
+        while (sel) {
+            u32 w = (u32)__builtin_ctzll(sel);
+            sel &= sel - 1;
+            u64 bits = pending[w] & ~mask[w] & (mine ? mine[w] : ~0ull);
+            while (bits) {
+                u64 bit = bits & -bits;
+                bits &= bits - 1;
+                if (__atomic_fetch_and(&pending[w], ~bit, __ATOMIC_SEQ_CST) & bit) {
+                    fn(w * 64 + (u32)__builtin_ctzll(bit));
+                    n++;
+                }
+            }
+        }
+    } while (vi->evtchn_upcall_pending);
+    return n;
+}
+
+u64 xen_system_time_ns(u32 vcpu) {
+    u64 lo = 0, hi = 1ull << 44; /* ~4.9 hours of domain uptime */
+    while (hi - lo > 1000) {
+        u64 mid = lo + (hi - lo) / 2;
+        struct vcpu_set_singleshot_timer t = {mid, VCPU_SSHOTTMR_future};
+        if (HYPERCALL3(vcpu_op, VCPUOP_set_singleshot_timer, vcpu, &t) == -XEN_ETIME) lo = mid;
+        else hi = mid;
+    }
+    HYPERCALL3(vcpu_op, VCPUOP_stop_singleshot_timer, vcpu, 0);
+    return hi;
+}

@@ -32,6 +32,7 @@
 #define VCPUOP_set_periodic_timer 6
 #define VCPUOP_stop_periodic_timer 7
 #define VCPUOP_set_singleshot_timer 8
+#define VCPUOP_stop_singleshot_timer 9
 #define VCPUOP_register_vcpu_info 10
 #define VCPU_SSHOTTMR_future 1
 #define SCHEDOP_yield 0
@@ -42,12 +43,34 @@
 #define CONSOLEIO_write 0
 #define CONSOLEIO_read 1
 
+#define EVTCHNOP_bind_interdomain 0
+#define EVTCHNOP_bind_virq 1
+#define EVTCHNOP_close 3
+#define EVTCHNOP_send 4
+#define EVTCHNOP_status 5
+#define EVTCHNOP_alloc_unbound 6
+#define EVTCHNOP_bind_ipi 7
+#define EVTCHNOP_bind_vcpu 8
+#define EVTCHNOP_unmask 9
+#define EVTCHNOP_reset 10
+#define EVTCHNSTAT_closed 0
+#define EVTCHNSTAT_unbound 1
+#define EVTCHNSTAT_interdomain 2
+#define EVTCHNSTAT_pirq 3
+#define EVTCHNSTAT_virq 4
+#define EVTCHNSTAT_ipi 5
+#define VIRQ_TIMER 0
+#define VIRQ_CONSOLE 2
+#define NR_VIRQS 24
+#define EVTCHN_2L_NR_CHANNELS 4096 /* 64-bit guest */
+
 #define XEN_EPERM 1
 #define XEN_ENOENT 2
 #define XEN_ESRCH 3
 #define XEN_ENXIO 6
 #define XEN_EFAULT 14
 #define XEN_EBUSY 16
+#define XEN_EEXIST 17
 #define XEN_EINVAL 22
 #define XEN_ENOSYS 38
 #define XEN_ETIME 62
@@ -60,6 +83,12 @@ struct xen_feature_info { u32 submap_idx; u32 submap; };
 struct vcpu_register_vcpu_info { u64 mfn; u32 offset; u32 rsvd; };
 struct vcpu_set_singleshot_timer { u64 timeout_abs_ns; u32 flags; };
 struct sched_poll { u64 ports; u32 nr_ports; u64 timeout; };
+struct evtchn_alloc_unbound { u16 dom; u16 remote_dom; u32 port; };
+struct evtchn_bind_interdomain { u16 remote_dom; u32 remote_port; u32 local_port; };
+struct evtchn_bind_virq { u32 virq; u32 vcpu; u32 port; };
+struct evtchn_bind_ipi { u32 vcpu; u32 port; };
+struct evtchn_bind_vcpu { u32 port; u32 vcpu; };
+struct evtchn_status { u16 dom; u32 port; u32 status; u32 vcpu; u32 u0; u32 u1; };
 struct vcpu_info { u8 evtchn_upcall_pending; u8 evtchn_upcall_mask; u8 pad[6]; u64 evtchn_pending_sel; u8 arch_and_time[48]; };
 
 /* Base of the Xen CPUID leaves, 0 if none. */
@@ -74,4 +103,26 @@ long xen_hypercall(u32 nr, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5);
 #define HYPERCALL2(nr, a, b) xen_hypercall(__HYPERVISOR_##nr, (u64)(a), (u64)(b), 0, 0, 0)
 #define HYPERCALL3(nr, a, b, c) xen_hypercall(__HYPERVISOR_##nr, (u64)(a), (u64)(b), (u64)(c), 0, 0)
 extern u8 *xen_hypercall_page;
+
+/* ---- event channels (64-bit shared_info: evtchn_pending @0x800, evtchn_mask @0xa00) ---- */
+#define XEN_SHINFO_PENDING 0x800
+#define XEN_SHINFO_MASK 0xa00
+static inline long xen_evtchn_op(u32 cmd, void *arg) { return HYPERCALL2(event_channel_op, cmd, arg); }
+long xen_evtchn_send(u32 port);
+long xen_evtchn_unmask(u32 port); /* EVTCHNOP_unmask */
+long xen_evtchn_close(u32 port);
+long xen_bind_ipi(u32 vcpu);            /* port or -errno */
+long xen_bind_virq(u32 virq, u32 vcpu); /* port or -errno */
+long xen_alloc_unbound(u16 dom, u16 remote_dom);
+long xen_bind_interdomain(u16 remote_dom, u32 remote_port);
+long xen_bind_vcpu(u32 port, u32 vcpu);
+void xen_2l_mask(void *shinfo, u32 port);   /* set the mask bit (guest side) */
+bool xen_2l_pending(void *shinfo, u32 port);
+/* The 2-level upcall scan for one vCPU: clears upcall_pending, takes pending_sel, and for each
+ * pending, unmasked port in `mine` (bitmap of the ports this vCPU handles; NULL = all)
+ * clears the pending bit and calls fn(port). Returns the number of ports handled. */
+u32 xen_2l_scan(void *shinfo, volatile struct vcpu_info *vi, const volatile u64 *mine, void (*fn)(u32 port));
+/* Xen system time (ns), found by probing VCPUOP_set_singleshot_timer(VCPU_SSHOTTMR_future)
+ * for -ETIME on `vcpu` (the calling one); the timer is stopped afterwards. */
+u64 xen_system_time_ns(u32 vcpu);
 #endif

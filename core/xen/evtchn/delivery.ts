@@ -64,6 +64,7 @@ export class EvtchnDelivery {
       else p.count(port, F.DELIVERIES);
     }
     this.afterUpcall(port, vcpu, o);
+    if ((o & (EV_NEW | EV_DROPPED)) === EV_NEW) this.upcall.eventPending?.(vcpu, port);
     return o;
   }
 

@@ -17,6 +17,11 @@ export interface GuestArgs {
  */
 export interface Upcall {
   raise(vcpu: number): void;
+  /**
+   * Optional: `port` became pending for `vcpu` (masked or not). The platform wakes vCPUs
+   * blocked in SCHEDOP_poll (Xen evtchn_check_pollers). Same threading rules as raise.
+   */
+  eventPending?(vcpu: number, port: number): void;
 }
 
 /** The PIRQ layer's side of EVTCHNOP_bind_pirq / close. */

@@ -4,7 +4,7 @@
 import type { XenState } from '../xen-state.js';
 import type { UpcallInjector } from '../upcall.js';
 import type { XenTimers } from '../timers.js';
-import type { EvtchnBackend } from '../evtchn-seam.js';
+import type { EventChannels } from '../evtchn/evtchn.js';
 
 export type ShutdownKind = 'poweroff' | 'reboot' | 'crash';
 
@@ -12,8 +12,8 @@ export interface XenDomain {
   readonly state: XenState;
   readonly upcall: UpcallInjector;
   readonly timers: XenTimers;
-  /** The installed event-channel backend (noEvtchn until one is). */
-  evtchn(): EvtchnBackend;
+  /** The event-channel core (control path: shared_info, vcpu_info, EVTCHNOPs). */
+  readonly events: EventChannels;
   /** HVM params set by the guest (HVMOP_set_param), by index. */
   readonly params: Map<number, bigint>;
   /** Number of GSIs a callback may use (IOAPIC pins). */

@@ -97,6 +97,9 @@ export function hvmOpHandler(dom: XenDomain): HypercallHandler {
             const long = call.longMode ? 1 : 0;
             if (dom.state.get(D.LONG_MODE) !== long) {
               dom.state.set(D.LONG_MODE, long);
+              const sh = dom.state.sharedInfoGpa();
+              if (sh >= 0) dom.events.setSharedInfo(sh, long === 1); // new layout, new 2-level limit
+              else dom.events.sharedInfo.setLongMode(long === 1);
               writeWallclock(dom.state);
             }
             applyCallback(dom, value);

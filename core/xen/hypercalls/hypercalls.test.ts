@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as E from '../errno.js';
-import { HYPERVISOR_console_io, HYPERVISOR_hvm_op, HYPERVISOR_memory_op, HYPERVISOR_sched_op, HYPERVISOR_set_timer_op, HYPERVISOR_vcpu_op, HYPERVISOR_xen_version } from '../abi.js';
-import { call, guestOf, testDomain } from '../test-helpers.js';
+import { HYPERVISOR_console_io, HYPERVISOR_event_channel_op, HYPERVISOR_hvm_op, HYPERVISOR_memory_op, HYPERVISOR_sched_op, HYPERVISOR_set_timer_op, HYPERVISOR_vcpu_op, HYPERVISOR_xen_version } from '../abi.js';
+import { call, guestOf, mapSharedInfo, testDomain, vcpuEvtchnOf } from '../test-helpers.js';
 import { xenVersionHandler } from './xen-version.js';
 import { addToPhysmapHandler } from './memory-op.js';
 import { hvmOpHandler, resolveCallback } from './hvm-op.js';
@@ -9,7 +9,8 @@ import { setTimerOpHandler, vcpuOpHandler } from './vcpu-op.js';
 import { schedOpHostHandler, schedOpVcpuHandler } from './sched-op.js';
 import { consoleIoHandler } from './console-io.js';
 import { CallbackKind, D } from '../xen-state.js';
-import { noEvtchn } from '../evtchn-seam.js';
+import type { HypercallCall } from '../abi.js';
+import { hostEvtchn, VIRQ_TIMER } from '../evtchn-seam.js';
 
 const BUF = 0x10000;
 const SHINFO = 0x20000;
@@ -144,7 +145,7 @@ describe('vcpu_op and set_timer_op', () => {
   it('register_vcpu_info: checks, copy, forced pending upcall, -EBUSY', () => {
     const { d, run } = setup();
     const h = vcpuOpHandler(d);
-    d.state.set(D.SHINFO_GFN, SHINFO >> 12);
+    mapSharedInfo(d, SHINFO);
     d.state.set(d.state.vcpuWord(1, 4), 0xf3); // per-vCPU vector for vCPU1
     d.mem.writeU8(SHINFO + 64 + 1, 1); // vCPU1's default vcpu_info: mask set
     const reg = (mfn: number, offset: number): void => {
@@ -197,7 +198,7 @@ describe('vcpu_op and set_timer_op', () => {
 describe('sched_op and console_io', () => {
   it('yield, poll (too many ports, timeout, pending port, bad pointer), shutdown reasons', () => {
     const { d, g } = setup();
-    const env = { state: d.state, vcpuId: 0, interrupted: () => false, interruptPending: () => false, evtchn: () => noEvtchn };
+    const env = { state: d.state, vcpuId: 0, interrupted: () => false, interruptPending: () => false, evtchn: () => vcpuEvtchnOf(d) };
     const v = schedOpVcpuHandler(env);
     expect(v.fast!(call(HYPERVISOR_sched_op, [3]))).toBe(true);
     expect(v.fast!(call(HYPERVISOR_sched_op, [2]))).toBe(false);
@@ -213,7 +214,7 @@ describe('sched_op and console_io', () => {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(2);
     d.mem.writeU32(BUF + 0x100, 5000);
     expect(v.handle(call(HYPERVISOR_sched_op, [3, BUF]), g)).toBe(-E.EINVAL); // port beyond 2L max
-    d.state.set(D.SHINFO_GFN, SHINFO >> 12);
+    mapSharedInfo(d, SHINFO);
     d.mem.writeU32(BUF + 0x100, 5);
     d.mem.writeU8(SHINFO + 0x800, 1 << 5); // port 5 pending
     d.mem.writeU64(BUF + 16, 0n); // no timeout: must return because the port is pending
@@ -236,9 +237,9 @@ describe('sched_op and console_io', () => {
 
   it('block returns when the upcall is pending or the vCPU is interrupted', () => {
     const { d, g } = setup();
-    d.state.set(D.SHINFO_GFN, SHINFO >> 12);
+    mapSharedInfo(d, SHINFO);
     let n = 0;
-    const v = schedOpVcpuHandler({ state: d.state, vcpuId: 0, interrupted: () => ++n > 2, interruptPending: () => false, evtchn: () => noEvtchn });
+    const v = schedOpVcpuHandler({ state: d.state, vcpuId: 0, interrupted: () => ++n > 2, interruptPending: () => false, evtchn: () => vcpuEvtchnOf(d) });
     expect(v.handle(call(HYPERVISOR_sched_op, [1]), g)).toBe(0);
     expect(n).toBe(3);
     d.mem.writeU8(SHINFO, 1);
@@ -258,5 +259,38 @@ describe('sched_op and console_io', () => {
     expect(run(h, HYPERVISOR_console_io, [1, 3, BUF])).toBe(-E.EPERM);
     expect(run(h, HYPERVISOR_console_io, [0, 3, 0xfee00000])).toBe(-E.EFAULT);
     expect(run(h, HYPERVISOR_console_io, [5, 3, BUF])).toBe(-E.ENOSYS);
+  });
+});
+
+describe('event channels through the platform', () => {
+  it('fast ops on the vCPU backend, control ops on the host, pollers woken by a masked send, VIRQ_TIMER', () => {
+    const { d, g } = setup();
+    mapSharedInfo(d, SHINFO);
+    const v = vcpuEvtchnOf(d);
+    const ec = (cmd: number): HypercallCall => call(HYPERVISOR_event_channel_op, [cmd, BUF]);
+    expect(v.eventChannelFast!(ec(4))).toBe(true); // send
+    expect(v.eventChannelFast!(ec(7))).toBe(false); // bind_ipi: control path
+    d.mem.writeU32(BUF, 1); // bind_ipi {vcpu 1}
+    expect(d.events.hypercall(7, BUF, g)).toBe(0);
+    const port = d.mem.readU32(BUF + 4);
+    d.mem.writeU8(SHINFO + 0xa00, 1 << port); // masked (64-bit evtchn_mask at 0xa00)
+    d.state.setPolling(1, true);
+    const w = d.state.wakeWord(1);
+    const before = Atomics.load(d.state.words, w);
+    d.mem.writeU32(BUF, port);
+    expect(v.eventChannelOp(ec(4), g)).toBe(0);
+    expect(Atomics.load(d.state.words, w)).toBe(before + 1); // poller woken though masked
+    expect(v.pollPort!(port)).toBe(1);
+    expect(v.pollPort!(5000)).toBe(-E.EINVAL);
+    expect(d.msis).toEqual([]); // masked: no upcall
+    d.state.setPolling(1, false);
+    // VIRQ_TIMER through the host backend's (vcpu, virq) order
+    d.mem.writeU32(BUF, 0); // bind_virq {virq 0; vcpu 1}
+    d.mem.writeU32(BUF + 4, 1);
+    expect(d.events.hypercall(1, BUF, g)).toBe(0);
+    const tport = d.mem.readU32(BUF + 8);
+    hostEvtchn(d.events).raiseVirq!(1, VIRQ_TIMER);
+    expect(v.pollPort!(tport)).toBe(1);
+    expect(d.events.snapshot().ports.find((p) => p.port === tport)).toMatchObject({ type: 'virq', vcpu: 1, sends: 1, deliveries: 1 });
   });
 });

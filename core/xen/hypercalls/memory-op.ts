@@ -2,8 +2,9 @@
 // (xen-hvm-interfaces.md §1.4; public/memory.h; QEMU xen-emu.c do_add_to_physmap).
 // Host thread (slow path). In this VMM shared_info is simply the guest RAM page at the
 // GPFN the guest picks: mapping it zeroes the page (or moves the old contents there on a
-// re-map), records the GFN in XenState (so vCPU threads find vcpu_info and the 2-level
-// bitmaps) and initialises the wallclock.
+// re-map), records the GFN in XenState (upcall injection finds the default vcpu_info) and
+// in the event-channel core (EventChannels.setSharedInfo: 2-level bitmaps, port limit),
+// and initialises the wallclock.
 import { EINVAL, ENOSYS, EOPNOTSUPP, ESRCH } from '../errno.js';
 import { HYPERVISOR_memory_op } from '../abi.js';
 import { XEN_DOMID } from '../cpuid.js';
@@ -71,6 +72,7 @@ function mapSharedInfo(dom: XenDomain, gfn: number): void {
   const contents = old >= 0 ? mem.read(old, PAGE_SIZE) : new Uint8Array(PAGE_SIZE);
   mem.write(gpa, contents);
   s.set(D.SHINFO_GFN, gfn);
+  dom.events.setSharedInfo(gpa, s.longMode()); // the core's view (2-level bitmaps, default vcpu_info)
   writeWallclock(s);
   // vCPUs without a registered vcpu_info now have the default one: deliver what is pending.
   for (let v = 0; v < Math.min(s.cpus, XEN_LEGACY_MAX_VCPUS); v++) if (!s.vcpuRegistered(v)) dom.upcall.reassert(v);

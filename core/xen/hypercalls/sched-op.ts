@@ -2,6 +2,8 @@
 // do_poll). yield, block and poll run on the calling vCPU's thread (fast path: blocking
 // there is the point); shutdown is forwarded to the host thread, which ends the VM.
 //
+// SCHEDOP_poll checks its ports through the event-channel backend (pollPort) and is woken
+// by any new pending event while its POLLING word is set (XenState.wakePollers).
 // Waiting: on the vCPU's wake word in XenState (Atomics.wait), in slices of WAIT_SLICE_MS
 // so that pause/stop requests and interrupts that do not go through the wake word (LAPIC
 // IRR, checked with KVM_GET_LAPIC on this thread) end the wait within one slice.
@@ -10,7 +12,7 @@ import { HYPERVISOR_sched_op } from '../abi.js';
 import type { HypercallCall } from '../abi.js';
 import type { HypercallHandler } from '../dispatcher.js';
 import type { XenState } from '../xen-state.js';
-import { pollPort2l, type EvtchnBackend } from '../evtchn-seam.js';
+import type { EvtchnBackend } from '../evtchn-seam.js';
 import type { XenDomain } from './domain.js';
 import { argNum, readStruct } from './util.js';
 
@@ -73,14 +75,20 @@ function poll(call: HypercallCall, guest: Parameters<HypercallHandler['handle']>
   if (typeof raw === 'number') return -EFAULT;
   const list = Array.from({ length: n }, (_, i) => new DataView(raw.buffer).getUint32(i * 4, true));
   const backend = env.evtchn();
-  const check = (port: number): number => (backend.pollPort ? backend.pollPort(port) : pollPort2l(env.state, port));
-  for (const port of list) {
-    const r = check(port);
-    if (r < 0) return r;
-    if (r > 0) return 0;
+  const check = (port: number): number => backend.pollPort?.(port) ?? -ENOSYS;
+  // Polling is published before the first check, so a send after it always wakes us.
+  env.state.setPolling(env.vcpuId, true);
+  try {
+    for (const port of list) {
+      const r = check(port);
+      if (r < 0) return r;
+      if (r > 0) return 0;
+    }
+    waitUntil(env, () => env.state.upcallPending(env.vcpuId) || list.some((port) => check(port) > 0), timeout);
+    return 0;
+  } finally {
+    env.state.setPolling(env.vcpuId, false);
   }
-  waitUntil(env, () => env.state.upcallPending(env.vcpuId) || list.some((port) => check(port) > 0), timeout);
-  return 0;
 }
 
 /** The vCPU-thread part: yield, block, poll. */

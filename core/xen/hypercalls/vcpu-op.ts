@@ -5,7 +5,9 @@
 // register_vcpu_info: GPA = mfn << 12 + offset; the 64-byte vcpu_info must not cross a
 // page (-ENXIO), must be RAM (-EINVAL), a second registration is -EBUSY. The current
 // contents (the default slot in shared_info, if any) are copied to the new place, then
-// evtchn_pending_sel = ~0 and an upcall is marked pending (a deliberate spurious event).
+// evtchn_pending_sel = ~0 and an upcall is marked pending (a deliberate spurious event):
+// EventChannels.registerVcpuInfo does that (8-byte alignment: -EINVAL); XenState records
+// the place afterwards for upcall injection.
 import { EBUSY, EINVAL, ENOENT, ENOSYS, ENXIO, ETIME } from '../errno.js';
 import { HYPERVISOR_set_timer_op, HYPERVISOR_vcpu_op } from '../abi.js';
 import type { HypercallHandler } from '../dispatcher.js';
@@ -23,9 +25,6 @@ export const VCPU_SSHOTTMR_future = 1;
 /** Xen rejects periods under 1 ms and above STIME_DELTA_MAX (2^62 - 1 ns here). */
 export const MIN_PERIOD_NS = 1_000_000n;
 const STIME_DELTA_MAX = (1n << 62n) - 1n;
-/** evtchn_pending_sel: 64-bit @0x08, 32-bit @0x04 (§2). */
-const PENDING_SEL_64 = 0x08;
-const PENDING_SEL_32 = 0x04;
 
 function registerVcpuInfo(dom: XenDomain, vcpu: number, view: DataView): number {
   const s = dom.state;
@@ -35,15 +34,11 @@ function registerVcpuInfo(dom: XenDomain, vcpu: number, view: DataView): number 
   if (s.vcpuRegistered(vcpu)) return -EBUSY;
   const gpaBig = mfn * BigInt(PAGE_SIZE) + BigInt(offset);
   if (gpaBig > BigInt(Number.MAX_SAFE_INTEGER) || !s.mem.isRam(Number(gpaBig), VCPU_INFO_SIZE)) return -EINVAL;
-  const gpa = Number(gpaBig);
-  const old = s.vcpuInfoGpa(vcpu);
-  s.mem.write(gpa, old >= 0 ? s.mem.read(old, VCPU_INFO_SIZE) : new Uint8Array(VCPU_INFO_SIZE));
-  if (s.longMode()) s.mem.writeU64(gpa + PENDING_SEL_64, 0xffffffffffffffffn);
-  else s.mem.writeU32(gpa + PENDING_SEL_32, 0xffffffff);
-  s.mem.writeU8(gpa, 0); // so markPending sees 0 -> 1 and injects
-  s.setVcpuInfo(vcpu, gpa);
-  dom.upcall.markPending(vcpu);
-  return 0;
+  // The core copies the old contents, sets pending_sel = ~0 and upcall_pending, and raises
+  // the upcall (Upcall.raise -> UpcallInjector.inject); it also refuses a misaligned one.
+  const rc = dom.events.registerVcpuInfo(vcpu, Number(gpaBig));
+  if (rc === 0) s.setVcpuInfo(vcpu, Number(gpaBig));
+  return rc;
 }
 
 export function vcpuOpHandler(dom: XenDomain): HypercallHandler {
