@@ -104,7 +104,7 @@ export class IrqLabDevice implements PciDevice {
     this.msix = built.msix;
     this.msi = built.msi;
     this.msixGroup = ctx.interrupts.createMsiGroup({ device: this.name, vectors: layout.vectors, onPending: pbaMirror(() => this.msix) });
-    bindMsix(this.msix, this.msixGroup);
+    bindMsix(this.msix, this.msixGroup, ctx.xenMsi && { msi: ctx.xenMsi, device: ctx.name });
     if (this.msi) {
       const msi = this.msi;
       this.msiGroup = ctx.interrupts.createMsiGroup({ device: `${this.name}/msi`, vectors: msi.capable, onPending: msiPendingMirror(this.fn.config, () => msi) });

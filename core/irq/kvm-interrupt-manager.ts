@@ -5,6 +5,7 @@
 //
 // Threading: VM host thread only (the fd watcher dispatches on the thread that created it).
 import type { GsiRoute } from '../kvm/vm.js';
+import type { MsiMessage } from './types.js';
 import { nativeEventFds, type EventFdOps } from './eventfd.js';
 import { fdWatcher, type FdWatcher } from './fd-watcher.js';
 import { GsiRouter, type GsiRouterOptions, type RouterStats } from './gsi-router.js';
@@ -22,6 +23,8 @@ export interface KvmInterruptManagerOptions extends GsiRouterOptions {
   irqchip: { attachRouter(r: GsiRouter): void } & Partial<SplitIrqchipHooks>;
   watcher?: FdWatcher;
   eventfds?: EventFdOps;
+  /** See KvmIrqContext.userspaceMsi (Xen PIRQ-form messages). */
+  userspaceMsi?: (msg: MsiMessage) => boolean;
 }
 
 export class KvmInterruptManager implements InterruptManager {
@@ -41,7 +44,7 @@ export class KvmInterruptManager implements InterruptManager {
   }
 
   createMsiGroup(config: MsiGroupConfig): MsiInterruptGroup {
-    const ctx = { vm: this.opts.vm, router: this.router, watcher: this.watcher, eventfds: this.eventfds };
+    const ctx = { vm: this.opts.vm, router: this.router, watcher: this.watcher, eventfds: this.eventfds, userspaceMsi: this.opts.userspaceMsi };
     return this.keep(new KvmMsiGroup(ctx, config));
   }
 

@@ -40,6 +40,12 @@ export interface KvmIrqContext {
   router: GsiRouter;
   watcher: FdWatcher;
   eventfds: EventFdOps;
+  /**
+   * Messages that must never sit on a KVM route (Xen PIRQ-form MSIs: KVM without in-kernel
+   * Xen cannot route them to an event channel). Such vectors stay on the fallback path and
+   * every signal is injected through vm.signalMsi, which the Xen layer intercepts.
+   */
+  userspaceMsi?: (msg: MsiMessage) => boolean;
 }
 
 export type MsiVectorPath = 'irqfd' | 'userspace' | 'fallback';
@@ -171,6 +177,11 @@ export class KvmMsiGroup implements MsiInterruptGroup {
   private reconcile(i: number): void {
     const v = this.vectors[i]!;
     if (this.effMasked(v)) return this.toUserspace(i, v);
+    if (this.ctx.userspaceMsi?.(v.msg!)) {
+      if (v.path === 'irqfd') this.toUserspace(i, v);
+      this.releaseGsi(v);
+      return this.toFallback(i, v);
+    }
     if (v.path === 'irqfd') {
       this.ctx.router.setMsiRoute(v.gsi!, v.msg!); // message change of an unmasked vector
       return;

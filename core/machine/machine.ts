@@ -38,7 +38,9 @@ import { createPciDevice } from './pci-devices.js';
 import type { PciDevice } from './pci-device.js';
 import './pci-device-types.js';
 import { XenPlatform } from '../xen/xen-platform.js';
-import { IOAPIC_PINS } from './irqchip.js';
+import { IOAPIC_PINS, isaToIoapicPin } from './irqchip.js';
+import { PirqLayer } from '../xen/pirq/pirq.js';
+import type { IrqLine } from '../irq/types.js';
 
 export { MachineConfigError };
 
@@ -81,6 +83,12 @@ export class Machine {
   readonly pciDevices: PciDevice[] = [];
   /** Xen HVM emulation (platform xen-hvm only). */
   readonly xen?: XenPlatform;
+  /**
+   * The Xen PIRQ layer (xen-hvm only). Built right after the VM: its MSI recogniser wraps
+   * the VM the interrupt groups inject through, and its GSI hook sits in front of the PCI
+   * INTx and ISA lines before the IOAPIC. The Xen platform attaches its event channels.
+   */
+  readonly pirq?: PirqLayer;
   private runDir?: string;
   readonly vcpus: VcpuHost[] = [];
   /** KVM's own per-vCPU counters (KVM_GET_STATS_FD), where the host offers them. */
@@ -111,9 +119,29 @@ export class Machine {
       this.vm.setTssAddr(KVM_TSS_ADDR);
       this.vm.setIdentityMapAddr(KVM_IDENTITY_MAP_ADDR);
       this.irqchip = config.irqchip === 'split' ? new SplitIrqchip(this.vm, this.mmio) : new KernelIrqchip(this.vm);
-      this.interrupts = new KvmInterruptManager({ vm: this.vm, irqchip: this.irqchip, maxRoutes: config.gsiRouteLimit });
+      if (config.platform === 'xen-hvm') {
+        this.pirq = new PirqLayer({ nrPirqs: 256, callbackGsi: () => this.xen?.callbackGsi() ?? -1 });
+      }
+      const pirq = this.pirq;
+      this.interrupts = new KvmInterruptManager({
+        vm: pirq ? pirq.msi.wrapVm(this.vm) : this.vm,
+        irqchip: this.irqchip,
+        maxRoutes: config.gsiRouteLimit,
+        ...(pirq && { userspaceMsi: (m) => pirq.msi.isPirqMsi(m) }),
+      });
       this.ram = allocateGuestRam(this.vm, pcLayout(config.memoryMiB * MiB));
-      this.devices = createLegacyDevices({ config, pio: this.pio, irqchip: this.irqchip }, {
+      // xen-hvm: ISA lines pass the PIRQ GSI hook before the PIC/IOAPIC.
+      const chip = this.irqchip;
+      const isaChip: Irqchip = pirq
+        ? new Proxy(chip, {
+            get: (t, prop) => {
+              if (prop === 'isaLine') return (irq: number): IrqLine => pirq.gsi.wrap(isaToIoapicPin(irq), t.isaLine(irq));
+              const value: unknown = Reflect.get(t, prop, t);
+              return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(t) : value;
+            },
+          })
+        : chip;
+      this.devices = createLegacyDevices({ config, pio: this.pio, irqchip: isaChip }, {
         onConsole: (b) => this.io.onConsole?.(b),
         onDebugExit: (status) => this.end({ reason: 'debug-exit', status, detail: `guest wrote ${status} to the debug-exit port` }),
         onReset: () => this.end({ reason: 'reset', status: 0, detail: 'guest requested a reset' }),
@@ -158,7 +186,8 @@ export class Machine {
           g.enable(); // a group that is never enabled would swallow every assertion
         }
         const group = g;
-        return { set: (level) => group.setLevel(level) };
+        const line: IrqLine = { set: (level) => group.setLevel(level) };
+        return this.pirq ? this.pirq.gsi.wrap(gsi, line) : line; // xen-hvm: PIRQ GSI hook first
       },
       onReset: () => this.end({ reason: 'reset', status: 0, detail: 'guest requested a reset (port 0xcf9)' }),
     });
@@ -182,6 +211,7 @@ export class Machine {
           const pin = created?.fn.interruptPin ?? 0;
           return at && pin > 0 ? pci.bridge.intx.route(0, at.device, pin - 1).ioapicPin : undefined;
         },
+        ...(this.pirq && { xenMsi: this.pirq.msi }),
       }));
       this.pciDevices.push(dev);
       pci.bridge.addFunction(dev.fn, d.slot === undefined ? undefined : { device: d.slot, function: 0 });
@@ -212,6 +242,7 @@ export class Machine {
         kind === 'poweroff' ? { reason: 'shutdown', status: 0, detail } : kind === 'reboot' ? { reason: 'reset', status: 0, detail } : { reason: 'crash', status: 255, detail },
       ),
       isUp: (vcpu) => vcpu < this.config.cpus,
+      pirq: this.pirq,
     });
     xen.setupVm(this.kvm);
     this.logLine(`platform: xen-hvm (Xen 4.17 CPUID leaves, hypercall MSR 0x40000000, hypercall port 0x9a)`);

@@ -26,6 +26,8 @@ export interface PciDeviceContext {
    * process that drives INTx itself creates its own IntxInterruptGroup on this GSI.
    */
   intxGsi?(): number | undefined;
+  /** xen-hvm machines: the PIRQ layer's MSI → PIRQ part, for bindMsix (msix-binding.ts). */
+  xenMsi?: import('../xen/pirq/msi-pirq.js').MsiPirq;
 }
 
 export type PciDeviceState = 'created' | 'running' | 'failed' | 'stopped';

@@ -64,8 +64,24 @@ function formatXen(x: NonNullable<MachineStats['xen']>): string[] {
     `  errors:     ${kv(x.errors)}`,
     `  fast-path=${x.fastPath} forwarded=${x.forwarded} cpl-denied=${x.cplDenied} hypercall-pages=${x.hypercallPages} msr-#gp=${x.msrFaults} timers-fired=${x.timersFired} upcalls=[${x.upcalls.join(' ')}]`,
     ...formatEvtchn(x.evtchn),
+    ...formatPirq(x.pirq),
     '',
   ];
+}
+
+function formatPirq(q: NonNullable<MachineStats['xen']>['pirq'] | undefined): string[] {
+  if (!q) return [];
+  const kv = (r: object): string => Object.entries(r).map(([k, v]) => `${k}=${v as number}`).join(' ');
+  const out = [
+    `  pirqs: gsi-hook(${kv(q.gsi)}) msi(${kv(q.msi)}) physdev(${kv(q.physdev.calls) || 'none'}) errors(${kv(q.physdev.errors) || 'none'})`,
+  ];
+  if (q.pirqs.length) {
+    out.push(...table(
+      ['  pirq', 'source', 'port', 'count', 'dropped'],
+      q.pirqs.map((r) => [`  ${r.pirq}`, r.source, r.port || '-', r.count, r.dropped]),
+    ));
+  }
+  return out;
 }
 
 function formatEvtchn(e: NonNullable<MachineStats['xen']>['evtchn']): string[] {

@@ -42,6 +42,18 @@ function flattenXen(x: NonNullable<MachineStats['xen']>, out: Record<string, num
   e.upcallsPerVcpu.forEach((n, v) => (out[`xen.evtchn.vcpu${v}.upcalls`] = n));
   for (const [op, r] of Object.entries(e.ops)) for (const [k, n] of Object.entries(r)) out[`xen.evtchn.op.${op}.${k}`] = n;
   for (const p of e.ports) for (const k of EVTCHN_PORT_COUNTERS) out[`xen.evtchn.port${p.port}.${k}`] = p[k];
+  // PIRQs: "xen.pirq.pirq16.count", "xen.pirq.gsi.raised", "xen.pirq.physdev.error.map_pirq EINVAL".
+  const q = x.pirq;
+  if (!q) return;
+  for (const r of q.pirqs) {
+    out[`xen.pirq.pirq${r.pirq}.count`] = r.count;
+    out[`xen.pirq.pirq${r.pirq}.dropped`] = r.dropped;
+  }
+  for (const [k, n] of Object.entries(q.gsi)) out[`xen.pirq.gsi.${k}`] = n;
+  for (const [k, n] of Object.entries(q.msi)) out[`xen.pirq.msi.${k}`] = n;
+  for (const [k, n] of Object.entries(q.physdev.calls)) out[`xen.pirq.physdev.${k}`] = n;
+  for (const [k, n] of Object.entries(q.physdev.errors)) out[`xen.pirq.physdev.error.${k}`] = n;
+  out['xen.pirq.bindErrors'] = q.bindErrors;
 }
 
 const EVTCHN_PORT_COUNTERS = ['sends', 'deliveries', 'coalesced', 'maskedPending', 'upcalls'] as const;

@@ -88,7 +88,7 @@ export class VhostVirtioPciDevice implements PciDevice {
     );
     const msix = this.transport.msix;
     this.group = ctx.interrupts.createMsiGroup({ device: ctx.name, vectors: msix.vectors, onPending: pbaMirror(() => msix) });
-    bindMsix(msix, this.group);
+    bindMsix(msix, this.group, ctx.xenMsi && { msi: ctx.xenMsi, device: ctx.name });
     this.notifiers = new QueueNotifiers(ctx.vm, eventfds, kind.numQueues, ctx.log);
     this.sinkFd = eventfds.create();
     this.eventfds = eventfds;

@@ -23,8 +23,11 @@ import { EventChannels, type EvtchnSnapshot } from './evtchn/evtchn.js';
 import { GuestAccess } from './guest-access.js';
 import { KVM_MSR_EXIT_REASON_FILTER, xenMsrFilter } from './hypercall-page.js';
 import { XenTimers } from './timers.js';
+import { PirqLayer, type PirqSnapshot } from './pirq/pirq.js';
+import { eventsOf } from './pirq/events.js';
+import { argNum } from './hypercalls/util.js';
 import { CallbackLine, UpcallInjector } from './upcall.js';
-import { D, XenState } from './xen-state.js';
+import { CallbackKind, D, XenState } from './xen-state.js';
 import { XenStats, type XenStatsSample } from './xen-stats.js';
 import type { XenWorkerInit } from './xen-vcpu.js';
 import type { ShutdownKind, XenDomain } from './hypercalls/domain.js';
@@ -48,6 +51,12 @@ export interface XenPlatformDeps {
   log(line: string): void;
   shutdown(kind: ShutdownKind, detail: string): void;
   isUp(vcpu: number): boolean;
+  /**
+   * The PIRQ layer, when the machine built it early (its GSI hook and MSI recogniser must be
+   * in place before PCI devices and the interrupt manager). Built here when absent; its
+   * callbackGsi should read this platform's callbackGsi().
+   */
+  pirq?: PirqLayer;
 }
 
 const CONSOLE_LINE_MAX = 1024;
@@ -59,6 +68,8 @@ export interface XenPlatformSample extends XenStatsSample {
   timersFired: number;
   /** The event-channel core: per port (type, vCPU, sends, deliveries, ...), per vCPU upcalls. */
   evtchn: EvtchnSnapshot;
+  /** The PIRQ layer: per PIRQ (source, port, count), GSI hook, MSI→PIRQ, PHYSDEVOP counters. */
+  pirq: PirqSnapshot;
 }
 
 export class XenPlatform implements XenDomain {
@@ -67,6 +78,7 @@ export class XenPlatform implements XenDomain {
   readonly upcall: UpcallInjector;
   readonly timers: XenTimers;
   readonly events: EventChannels;
+  readonly pirq: PirqLayer;
   readonly params = new Map<number, bigint>();
   readonly gsiCount: number;
   private readonly dispatcher: HostDispatcher;
@@ -81,8 +93,16 @@ export class XenPlatform implements XenDomain {
     this.state = XenState.create(deps.cpus, deps.mem);
     this.stats = XenStats.create(deps.cpus);
     this.upcall = new UpcallInjector(this.state, this.stats, (m) => deps.vm.signalMsi(m));
-    this.events = new EventChannels({ mem: deps.mem, nrVcpus: deps.cpus, upcall: xenUpcall(this.state, this.upcall) });
-    this.backend = hostEvtchn(this.events);
+    this.pirq = deps.pirq ?? new PirqLayer({ nrPirqs: 256, callbackGsi: () => this.callbackGsi() });
+    this.events = new EventChannels({
+      mem: deps.mem, nrVcpus: deps.cpus, upcall: xenUpcall(this.state, this.upcall), nrPirqs: this.pirq.nrPirqs, pirq: this.pirq.binder,
+    });
+    this.pirq.attachEvents(eventsOf(this.events));
+    const pirq = this.pirq;
+    this.backend = {
+      ...hostEvtchn(this.events),
+      physdevOp: (call, guest) => pirq.physdevOp(argNum(call.args[0]), call.args[1]!, guest, call.longMode),
+    };
     this.timers = new XenTimers(this.state, (v) => this.backend.raiseVirq?.(v, VIRQ_TIMER));
     this.callbackLine = new CallbackLine(this.state, deps.gsiLine);
     this.consoleBuf = Array.from({ length: deps.cpus }, () => '');
@@ -118,6 +138,11 @@ export class XenPlatform implements XenDomain {
 
   intxGsi(device: number, pin: number): number | undefined {
     return this.deps.intxGsi(device, pin);
+  }
+
+  /** The GSI of the event-channel callback (HVM_PARAM_CALLBACK_IRQ in GSI or INTx form), or -1. */
+  callbackGsi(): number {
+    return this.state.get(D.CALLBACK_KIND) === CallbackKind.Gsi ? this.state.get(D.CALLBACK_VALUE) : -1;
   }
 
   callbackChanged(): void {
@@ -160,6 +185,7 @@ export class XenPlatform implements XenDomain {
       upcallVectors: Array.from({ length: s.cpus }, (_, v) => s.upcallVector(v)),
       timersFired: this.timers.fired,
       evtchn: this.events.snapshot(),
+      pirq: this.pirq.snapshot(),
     };
   }
 
