@@ -1,10 +1,11 @@
 // `npm run bench`: every benchmark compares against a reference measured in the same run
-// and prints the ratio. Options: --seconds N (per measurement), --only io|boot|irq|blk.
+// and prints the ratio. Options: --seconds N (per measurement), --only io|boot|irq|blk|xen.
 import { parseArgs } from 'node:util';
 import { ioExitBench } from './io-exit.js';
 import { bootBench } from './boot-time.js';
 import { irqPathsBench } from './irq-paths.js';
 import { blkIopsBench } from './blk-iops.js';
+import { xenEvtchnBench } from './xen-evtchn.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '2' }, only: { type: 'string' } } });
 const seconds = Number(values.seconds);
@@ -40,4 +41,15 @@ if (!values.only || values.only === 'blk') {
   if (r.qemu === undefined) console.log(`  QEMU: not measured (${r.qemuSkipReason})`);
   else console.log(`  QEMU -accel kvm, its own virtio-blk-pci (reference)   ${fmt(r.qemu).padStart(8)} IOPS`);
   console.log(`  vmm, vhost-user-blk device process                   ${fmt(r.vmm).padStart(8)} IOPS${r.qemu ? `   ratio ${(r.vmm / r.qemu).toFixed(3)}  (target >= 1.0)` : ''}`);
+}
+if (!values.only || values.only === 'xen') {
+  const r = await xenEvtchnBench(seconds);
+  console.log(`Xen EVTCHNOP_send -> upcall round trips, xen-bench guest (2 vCPUs, irqchip ${r.irqchip})`);
+  console.log(`  bare I/O-exit round trip, out 0x80 (reference)  ${fmt(r.exit.perSecond).padStart(10)}/s   ${r.exit.usPerOp.toFixed(2)} us`);
+  for (const p of r.phases) {
+    const perLeg = p.usPerOp / p.legs;
+    const legs = p.legs > 1 ? ` (${p.legs} legs, ${perLeg.toFixed(2)} us each)` : '';
+    console.log(`  ${p.name.padEnd(46)} ${fmt(p.perSecond).padStart(10)}/s   ${p.usPerOp.toFixed(2)} us${legs}   time ratio ${(perLeg / r.exit.usPerOp).toFixed(2)}x  ${p.upcall ? '  (target <= 1.3x)' : ''}`);
+    if (p.inSendNs !== undefined) console.log(`      vCPU0: ${(p.inSendNs / 1000).toFixed(1)} us in the send hypercall, ${(p.afterSendNs! / 1000).toFixed(1)} us from its return to the handler`);
+  }
 }
