@@ -6,7 +6,7 @@
 // interrupt state (a PCI device may refresh its cached counters asynchronously).
 import type { Machine } from '../machine/machine.js';
 import type { IoapicSnapshot } from '../devices/ioapic.js';
-import type { InterruptPath } from '../irq/interrupt-manager.js';
+import type { InterruptSourceStats } from '../irq/interrupt-manager.js';
 import type { PciDevice } from '../machine/pci-device.js';
 import type { XenPlatformSample } from '../xen/xen-platform.js';
 
@@ -21,18 +21,7 @@ export interface VcpuSample {
 }
 
 /** One interrupt source of a PCI device: an MSI-X vector ("v5"), an MSI vector ("msi0") or INTx ("intx"). */
-export interface PciIrqRow {
-  label: string;
-  path: InterruptPath;
-  gsi: number | null;
-  masked: boolean;
-  pending: boolean;
-  total: number;
-  coalesced: number;
-  firedWhileMasked: number;
-  deliveredAfterUnmask: number;
-  injected: number;
-}
+export type PciIrqRow = Omit<InterruptSourceStats, 'source'> & { label: string };
 
 export interface PciDeviceSample {
   name: string;

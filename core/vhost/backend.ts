@@ -10,7 +10,7 @@
 // closes the connection with a VhostProtocolError. Bad ring contents from the guest stop
 // only that queue (and signal its error eventfd when the front-end gave one).
 import { VmmError } from '../errors.js';
-import { SplitVirtqueue, isValidQueueSize, ringPartSizes } from '../virtio/virtqueue.js';
+import { SplitVirtqueue, isValidQueueSize, ringPartSizes, type DescChain } from '../virtio/virtqueue.js';
 import { VIRTIO_F_EVENT_IDX, VIRTIO_F_INDIRECT_DESC } from '../virtio/constants.js';
 import { BackendMemory } from './backend-memory.js';
 import { VhostChannel, safeClose, type VhostMessage } from './channel.js';
@@ -59,6 +59,25 @@ export class BackendQueue {
     private readonly ring: Vring,
     private readonly log: (m: string) => void,
   ) {}
+
+  /**
+   * Hand every available chain to `serve` (after counting it with begin()); a ring the
+   * guest corrupted stops the queue instead of throwing.
+   */
+  forEachAvailable(serve: (chain: DescChain) => void): void {
+    for (;;) {
+      let chain: DescChain | null;
+      try {
+        chain = this.vq.pop();
+      } catch (e) {
+        this.fail(e);
+        return;
+      }
+      if (!chain) return;
+      this.begin();
+      serve(chain);
+    }
+  }
 
   /** Count a request the device is serving asynchronously. */
   begin(): void {

@@ -26,19 +26,9 @@ export class VhostUserBlkDevice implements VhostUserDevice {
   }
 
   processQueue(q: BackendQueue): void {
-    for (;;) {
-      let chain: DescChain | null;
-      try {
-        chain = q.vq.pop();
-      } catch (e) {
-        q.fail(e);
-        return;
-      }
-      if (!chain) return;
-      q.begin();
-      void this.serve(q, chain);
-    }
+    q.forEachAvailable((chain) => void this.serve(q, chain));
   }
+
 
   private async serve(q: BackendQueue, chain: DescChain): Promise<void> {
     let written = 0;

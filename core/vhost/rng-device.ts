@@ -25,19 +25,9 @@ export class VhostUserRngDevice implements VhostUserDevice {
   }
 
   processQueue(q: BackendQueue): void {
-    for (;;) {
-      let chain: DescChain | null;
-      try {
-        chain = q.vq.pop();
-      } catch (e) {
-        q.fail(e);
-        return;
-      }
-      if (!chain) return;
-      q.begin();
-      q.complete(chain.head, this.fill(chain));
-    }
+    q.forEachAvailable((chain) => q.complete(chain.head, this.fill(chain)));
   }
+
 
   private fill(chain: DescChain): number {
     let left = RNG_MAX_PER_REQUEST;
