@@ -9,6 +9,7 @@
  * its errno. Ends with "LAB-INFO evtchn-port name=.. port=.. vcpu=.. hits=.." lines the
  * integration test compares with the VMM's per-port statistics. */
 #include "xen.h"
+#include "apcmd.h"
 
 LAB_GUEST("xen-evtchn");
 
@@ -70,8 +71,6 @@ static bool hits_are(u32 vcpu, long port, u32 want, u32 settle_ms) {
 
 /* ---- the AP runs commands posted by the BSP ---- */
 enum { AP_IDLE, AP_SEND, AP_SEND_AFTER, AP_BIND_IPI, AP_BIND_VIRQ, AP_ONESHOT, AP_REGISTER };
-static volatile u32 ap_cmd, ap_a, ap_b, ap_seq, ap_done;
-static volatile long ap_ret;
 
 static long ap_exec(u32 cmd, u32 a, u32 b) {
     switch (cmd) {
@@ -97,29 +96,7 @@ static long ap_exec(u32 cmd, u32 a, u32 b) {
 static void ap_main(u32 index, u32 apic_id) {
     (void)index;
     (void)apic_id;
-    irq_enable();
-    u32 seen = 0;
-    for (;;) {
-        while (ap_seq == seen) cpu_relax();
-        seen = ap_seq;
-        ap_ret = ap_exec(ap_cmd, ap_a, ap_b);
-        __atomic_store_n(&ap_done, seen, __ATOMIC_SEQ_CST);
-    }
-}
-
-static void ap_post(u32 cmd, u32 a, u32 b) {
-    ap_cmd = cmd;
-    ap_a = a;
-    ap_b = b;
-    __atomic_fetch_add(&ap_seq, 1, __ATOMIC_SEQ_CST);
-}
-static long ap_wait(void) {
-    if (!LAB_WAIT(ap_done == ap_seq, 2000)) return -9999;
-    return ap_ret;
-}
-static long ap_run(u32 cmd, u32 a, u32 b) {
-    ap_post(cmd, a, b);
-    return ap_wait();
+    apcmd_serve(ap_exec);
 }
 
 /* ---- scenarios ---- */
@@ -142,7 +119,7 @@ static bool setup(void) {
     sys_offset = xen_system_time_ns(0) - lab_now_us() * 1000;
     if (!lab_check(lab_acpi.ncpus >= 2, "two-vcpus", "%u CPUs in the MADT", lab_acpi.ncpus)) return false;
     if (!lab_check(smp_start_ap(lab_acpi.apic_ids[1], ap_main, 1000), "ap-started", "AP did not start")) return false;
-    EXPECT(ap_run(AP_REGISTER, 0, 0), 0, "vcpu1-register-vcpu-info");
+    EXPECT(apcmd_run(AP_REGISTER, 0, 0), 0, "vcpu1-register-vcpu-info");
     lab_check(LAB_WAIT(upcalls[1] == 1, 1000), "vcpu1-forced-upcall", "upcalls on vCPU1: %u", upcalls[1]);
     return true;
 }
@@ -172,7 +149,7 @@ static void scenario_delivery_and_mask(void) {
 }
 
 static void scenario_ipi(void) {
-    port_b = ap_run(AP_BIND_IPI, 1, 0);
+    port_b = apcmd_run(AP_BIND_IPI, 1, 0);
     lab_check(port_b > 0, "bind-ipi-vcpu1", "rc %ld", port_b);
     bind_done(port_b, 1);
     port_c = xen_bind_ipi(0);
@@ -180,7 +157,7 @@ static void scenario_ipi(void) {
     for (u32 i = 1; i <= 10; i++) {
         xen_evtchn_send(port_b);
         LAB_WAIT(H(1, port_b) == i, 500);
-        ap_run(AP_SEND, port_c, 0);
+        apcmd_run(AP_SEND, port_c, 0);
         LAB_WAIT(H(0, port_c) == i, 500);
     }
     lab_check(hits_are(1, port_b, 10, 10) && H(0, port_b) == 0, "ipi-to-vcpu1", "vcpu1 %u vcpu0 %u", H(1, port_b), H(0, port_b));
@@ -210,10 +187,10 @@ static void scenario_timer(void) {
     u32 after = H(0, port_t0);
     lab_check(hits_are(0, port_t0, after, 30), "periodic-stopped", "hits %u -> %u", after, H(0, port_t0));
     /* vCPU1's own VIRQ_TIMER */
-    port_t1 = ap_run(AP_BIND_VIRQ, VIRQ_TIMER, 1);
+    port_t1 = apcmd_run(AP_BIND_VIRQ, VIRQ_TIMER, 1);
     lab_check(port_t1 > 0 && port_t1 != port_t0, "bind-virq-timer-vcpu1", "rc %ld", port_t1);
     bind_done(port_t1, 1);
-    EXPECT(ap_run(AP_ONESHOT, 0, 0), 0, "vcpu1-singleshot");
+    EXPECT(apcmd_run(AP_ONESHOT, 0, 0), 0, "vcpu1-singleshot");
     lab_check(hits_are(1, port_t1, 1, 20) && H(0, port_t1) == 0, "vcpu1-timer-once", "vcpu1 %u vcpu0 %u", H(1, port_t1), H(0, port_t1));
 }
 
@@ -233,7 +210,7 @@ static void scenario_loopback(void) {
     for (u32 i = 1; i <= 5; i++) {
         xen_evtchn_send(port_l);
         LAB_WAIT(H(0, port_u) == i, 500);
-        ap_run(AP_SEND, port_u, 0); /* the other direction, from the other vCPU */
+        apcmd_run(AP_SEND, port_u, 0); /* the other direction, from the other vCPU */
         LAB_WAIT(H(0, port_l) == 1 + i, 500);
     }
     lab_check(hits_are(0, port_u, 5, 10), "loopback-l-to-u", "U %u", H(0, port_u));
@@ -311,12 +288,12 @@ static void scenario_poll(void) {
     close_port(p);
     p = xen_bind_ipi(0);
     own(p, 0); /* stays masked */
-    ap_post(AP_SEND_AFTER, p, 30);
+    apcmd_post(AP_SEND_AFTER, p, 30);
     now = sys_now();
     t0 = lab_now_us();
     EXPECT(poll1(p, now + 5000000000ull), 0, "poll-masked-woken");
     dt = lab_now_us() - t0;
-    EXPECT(ap_wait(), 0, "poll-masked-send");
+    EXPECT(apcmd_wait(2000), 0, "poll-masked-send");
     lab_check(dt >= 10000 && dt < 1000000 && xen_2l_pending(shinfo, p) && H(0, p) == 0, "poll-woken-by-send",
               "%lu us pending %d hits %u", dt, xen_2l_pending(shinfo, p), H(0, p));
     EXPECT(poll1(5000, 0), -XEN_EINVAL, "poll-port-range-einval");

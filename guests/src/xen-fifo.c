@@ -10,6 +10,7 @@
  * vcpu=.. prio=.. sent=.. hits=.." lines the integration test compares with the VMM's
  * per-port statistics (sends, deliveries, coalesced). */
 #include "xen_fifo.h"
+#include "apcmd.h"
 
 LAB_GUEST("xen-fifo");
 
@@ -61,8 +62,6 @@ static bool hits_are(long port, u32 want, u32 settle_ms) {
 
 /* ---- the AP runs commands posted by the BSP ---- */
 enum { AP_IDLE, AP_BIND_IPI, AP_INIT_CONTROL, AP_BLAST };
-static volatile u32 ap_cmd, ap_a, ap_b, ap_seq, ap_done;
-static volatile long ap_ret;
 
 #define NBLAST 4
 #define BLAST_N 5000
@@ -92,29 +91,9 @@ static long ap_exec(u32 cmd, u32 a, u32 b) {
 }
 
 static void ap_main(u32 index, u32 apic_id) {
-    irq_enable();
-    u32 seen = 0;
-    for (;;) {
-        while (ap_seq == seen) cpu_relax();
-        seen = ap_seq;
-        ap_ret = ap_exec(ap_cmd, ap_a, ap_b);
-        __atomic_store_n(&ap_done, seen, __ATOMIC_SEQ_CST);
-    }
-}
-
-static void ap_post(u32 cmd, u32 a, u32 b) {
-    ap_cmd = cmd;
-    ap_a = a;
-    ap_b = b;
-    __atomic_fetch_add(&ap_seq, 1, __ATOMIC_SEQ_CST);
-}
-static long ap_wait(u32 ms) {
-    if (!LAB_WAIT(ap_done == ap_seq, ms)) return -9999;
-    return ap_ret;
-}
-static long ap_run(u32 cmd, u32 a, u32 b) {
-    ap_post(cmd, a, b);
-    return ap_wait(2000);
+    (void)index;
+    (void)apic_id;
+    apcmd_serve(ap_exec);
 }
 
 static bool setup(void) {
@@ -143,7 +122,7 @@ static void scenario_init(void) {
     EXPECT(xen_fifo_init_control_raw(0x10000000ull, 0, 0), -XEN_EINVAL, "init-control-gfn-einval");
     EXPECT(xen_evtchn_op(EVTCHNOP_init_control, (void *)0x8000000000ull), -XEN_EFAULT, "init-control-efault");
     EXPECT(xen_fifo_init_control(0, cb_page[0], 0), 0, "init-control-vcpu0");
-    EXPECT(ap_run(AP_INIT_CONTROL, 4096 - 72, 0), 0, "init-control-vcpu1-last-offset");
+    EXPECT(apcmd_run(AP_INIT_CONTROL, 4096 - 72, 0), 0, "init-control-vcpu1-last-offset");
     EXPECT(xen_fifo_init_control_raw(gfn, 0, 0), -XEN_EINVAL, "init-control-twice-einval");
     EXPECT(xen_fifo_expand_array(array_pages[0]), 0, "expand-array-page0");
     EXPECT(xen_fifo_expand_array_gfn(0x10000000ull), -XEN_EINVAL, "expand-array-gfn-einval");
@@ -189,7 +168,7 @@ static void scenario_priority(void) {
               "queue-order", "n %u: %u %u %u %u %u", norder, order[0], order[1], order[2], order[3], order[4]);
     lab_check(hits_are(port_lo, 3, 5) && H(port_hi) == 2 && H(port_s[0]) == 1, "priority-hits", "lo %u hi %u", H(port_lo), H(port_hi));
     /* an IPI bound on vCPU1 goes to vCPU1's control block */
-    port_b1 = ap_run(AP_BIND_IPI, 1, 0);
+    port_b1 = apcmd_run(AP_BIND_IPI, 1, 0);
     lab_check(port_b1 > 0, "bind-ipi-vcpu1", "rc %ld", port_b1);
     u32 h1 = handled_on[1];
     for (u32 i = 1; i <= 5; i++) {
@@ -277,11 +256,11 @@ static void scenario_concurrent(void) {
     }
     lab_check(blast_port[NBLAST - 1] > 0, "blast-ports", "rc %ld", blast_port[NBLAST - 1]);
     u32 stale0 = xen_fifo_stale;
-    ap_post(AP_BLAST, 0, 0);
+    apcmd_post(AP_BLAST, 0, 0);
     u64 t0 = lab_now_us();
     go = 1;
     blast(0);
-    long r = ap_wait(20000);
+    long r = apcmd_wait(20000);
     u64 dt = lab_now_us() - t0;
     lab_check(r == 0, "blast-ap-done", "rc %ld", r);
     lab_mdelay(20);
