@@ -292,3 +292,11 @@ u32 lab_cpu_index(void);    /* 0 on the BSP, 1.. on APs in arrival order */
 #define SMP_TRAMPOLINE 0x8000
 
 #endif
+
+/* Check that an integer result (a hypercall's return, an errno) is exactly `want`. */
+#define EXPECT(expr, want, name)                                                               \
+    do {                                                                                       \
+        long __r = (expr);                                                                     \
+        lab_check(__r == (long)(want), name, "got %ld, want %ld", __r, (long)(want));          \
+    } while (0)
+

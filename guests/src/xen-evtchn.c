@@ -24,12 +24,6 @@ static volatile u64 mine[2][64];       /* ports each vCPU handles (the guest's o
 static volatile u32 hits[2][MAXP];     /* events handled, per vCPU and port */
 static volatile u32 upcalls[2];
 
-#define EXPECT(expr, want, name)                                                               \
-    do {                                                                                       \
-        long __r = (expr);                                                                     \
-        lab_check(__r == (long)(want), name, "got %ld, want %ld", __r, (long)(want));          \
-    } while (0)
-
 static u32 cpu(void) { return lab_cpu_index() ? 1 : 0; }
 
 static void own(u32 port, u32 vcpu) {

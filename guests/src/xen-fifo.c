@@ -29,12 +29,6 @@ static volatile u32 order[64];
 static volatile u32 norder;
 static volatile u32 handled_on[2];
 
-#define EXPECT(expr, want, name)                                                               \
-    do {                                                                                       \
-        long __r = (expr);                                                                     \
-        lab_check(__r == (long)(want), name, "got %ld, want %ld", __r, (long)(want));          \
-    } while (0)
-
 static u32 cpu(void) { return lab_cpu_index() ? 1 : 0; }
 static u32 H(long port) { return port > 0 && port < NPORTS ? hits[port] : 0xdead; }
 

@@ -23,12 +23,6 @@ static void upcall_handler(struct lab_frame *f) {
     lapic_eoi();
 }
 
-#define EXPECT(expr, want, name)                                                               \
-    do {                                                                                       \
-        long __r = (expr);                                                                     \
-        lab_check(__r == (long)(want), name, "got %ld, want %ld", __r, (long)(want));          \
-    } while (0)
-
 static u64 ram_end(void) {
     u64 end = 0;
     for (u32 i = 0; i < lab_boot.nr_ranges; i++)

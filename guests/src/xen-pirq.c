@@ -22,12 +22,6 @@ LAB_GUEST("xen-pirq");
 static u8 hcall_page[4096] __attribute__((aligned(4096)));
 static u8 shinfo[4096] __attribute__((aligned(4096)));
 
-#define EXPECT(expr, want, name)                                                               \
-    do {                                                                                       \
-        long __r = (expr);                                                                     \
-        lab_check(__r == (long)(want), name, "got %ld, want %ld", __r, (long)(want));          \
-    } while (0)
-
 static void isa_line(u32 level) { outb(TESTDEV_PORT + ISA_LINE, level); }
 static bool wait_pending(u32 port) { return LAB_WAIT(xen_2l_pending(shinfo, port), 1000); }
 
