@@ -1,10 +1,11 @@
 // `vmm`: the headless CLI. `run` builds a MachineConfig from a profile, a bare kernel image
 // or the demo profile (plus overrides), puts the guest's serial console on stdin/stdout and
 // exits with the guest's status. Diagnostics go to stderr, one line per problem.
+import { existsSync } from 'node:fs';
 import { dirname, resolve, extname } from 'node:path';
 import { Kvm } from '../kvm/kvm.js';
 import { DEFAULT_DEVICES, type MachineConfig } from '../machine/config.js';
-import type { Machine, MachineResult } from '../machine/machine.js';
+import { ImageReadError, type Machine, type MachineResult } from '../machine/machine.js';
 import { runMachine } from '../machine/run.js';
 import { loadProfile, resolveProfile, assertBootFiles } from '../profiles/store.js';
 import { demoProfile } from '../profiles/demo.js';
@@ -27,6 +28,8 @@ async function configFor(o: RunOptions): Promise<MachineConfig> {
     const path = resolve(o.target!);
     config = resolveProfile(await loadProfile(path), dirname(path));
   } else {
+    const kernel = resolve(o.target!);
+    if (!existsSync(kernel)) throw new ImageReadError(`kernel image ${o.target} not found (${kernel}); check the path`);
     config = {
       name: o.target!,
       cpus: 1,
