@@ -10,6 +10,7 @@ describe('vmm command line', () => {
     expect(parseCommand(['run', '--demo'])).toMatchObject({ name: 'run', options: { demo: true, target: undefined } });
     expect(parseCommand(['info'])).toEqual({ name: 'info' });
     expect(parseCommand(['stats', '--json', '/tmp/vm.sock'])).toEqual({ name: 'stats', socket: '/tmp/vm.sock', json: true });
+    expect(parseCommand(['irq-state', '/tmp/vm.sock'])).toEqual({ name: 'irq-state', socket: '/tmp/vm.sock', json: false });
     expect(parseCommand([])).toEqual({ name: 'help' });
   });
 
@@ -28,6 +29,7 @@ describe('vmm command line', () => {
     [['run', 'k', '--bogus'], /Unknown option '--bogus'/],
     [['info', 'extra'], /takes no arguments/],
     [['stats'], /needs the control socket/],
+    [['irq-state', 'a', 'b'], /vmm irq-state needs the control socket/],
   ])('rejects %j', (argv, message) => {
     expect(() => parseCommand(argv as string[])).toThrow(UsageError);
     expect(() => parseCommand(argv as string[])).toThrow(message);

@@ -12,6 +12,7 @@ export const USAGE = `usage:
           [--control SOCKET]
   vmm run --demo [options]      run the built-in demo VM (the hello lab guest)
   vmm stats [--json] SOCKET     interrupt statistics of a VM started with --control SOCKET
+  vmm irq-state [--json] SOCKET LAPIC/IOAPIC/PIC/MSI-X state of such a VM (pauses it briefly)
   vmm info                      print this host's KVM capabilities
   vmm help`;
 
@@ -34,6 +35,7 @@ export interface RunOptions {
 export type Command =
   | { name: 'run'; options: RunOptions }
   | { name: 'stats'; socket: string; json: boolean }
+  | { name: 'irq-state'; socket: string; json: boolean }
   | { name: 'info' }
   | { name: 'help' };
 
@@ -51,7 +53,7 @@ export function parseCommand(argv: string[]): Command {
     if (rest.length) throw new UsageError(`vmm info takes no arguments`);
     return { name: 'info' };
   }
-  if (name === 'stats') return parseStats(rest);
+  if (name === 'stats' || name === 'irq-state') return parseSocketCommand(name, rest);
   if (name !== 'run') throw new UsageError(`unknown command "${name}"; try \`vmm help\``);
   let parsed;
   try {
@@ -103,13 +105,13 @@ export function parseCommand(argv: string[]): Command {
   };
 }
 
-function parseStats(rest: string[]): Command {
+function parseSocketCommand(name: 'stats' | 'irq-state', rest: string[]): Command {
   let parsed;
   try {
     parsed = parseArgs({ args: rest, allowPositionals: true, options: { json: { type: 'boolean', default: false } } });
   } catch (cause) {
     throw new UsageError((cause as Error).message, { cause });
   }
-  if (parsed.positionals.length !== 1) throw new UsageError('vmm stats needs the control socket of a running VM (vmm run --control SOCKET)');
-  return { name: 'stats', socket: parsed.positionals[0]!, json: parsed.values.json ?? false };
+  if (parsed.positionals.length !== 1) throw new UsageError(`vmm ${name} needs the control socket of a running VM (vmm run --control SOCKET)`);
+  return { name, socket: parsed.positionals[0]!, json: parsed.values.json ?? false };
 }

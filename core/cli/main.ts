@@ -15,6 +15,8 @@ import { sampleMachine, type MachineStats } from '../stats/machine-stats.js';
 import { formatStats } from '../stats/format.js';
 import { ControlServer } from '../control/server.js';
 import { controlRequest } from '../control/client.js';
+import type { InterruptState } from '../stats/irq-state.js';
+import { formatInterruptState } from '../stats/irq-state-format.js';
 
 /** Exit status when --timeout expires (as timeout(1) does). */
 export const EXIT_TIMEOUT = 124;
@@ -103,6 +105,12 @@ async function stats(socket: string, json: boolean): Promise<number> {
   return 0;
 }
 
+async function irqState(socket: string, json: boolean): Promise<number> {
+  const value = (await controlRequest(socket, { cmd: 'irq-state' })) as InterruptState;
+  process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${formatInterruptState(value)}\n`);
+  return 0;
+}
+
 function info(): number {
   const kvm = Kvm.open();
   const caps = kvm.capabilities();
@@ -124,6 +132,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (cmd.name === 'info') return info();
     if (cmd.name === 'stats') return await stats(cmd.socket, cmd.json);
+    if (cmd.name === 'irq-state') return await irqState(cmd.socket, cmd.json);
     return await run(cmd.options);
   } catch (e) {
     const err = e as Error;

@@ -11,6 +11,7 @@ export const RequestSchema = z.discriminatedUnion('cmd', [
   z.strictObject({ id: z.number().int().optional(), cmd: z.literal('pause') }),
   z.strictObject({ id: z.number().int().optional(), cmd: z.literal('resume') }),
   z.strictObject({ id: z.number().int().optional(), cmd: z.literal('stop') }),
+  z.strictObject({ id: z.number().int().optional(), cmd: z.literal('irq-state') }),
   z.strictObject({ id: z.number().int().optional(), cmd: z.literal('stream'), hz: z.number().min(0.1).max(100).default(10) }),
 ]);
 export type ControlRequest = z.output<typeof RequestSchema>;

@@ -1,5 +1,6 @@
 // Control socket of one VM (`vmm run --control PATH`): lets scripts and other processes read
-// statistics (`vmm stats`), stream them, and pause/resume/stop the VM. Each connection is
+// statistics (`vmm stats`), stream them, snapshot the interrupt controllers (`vmm irq-state`)
+// and pause/resume/stop the VM. Each connection is
 // independent; a client that sends garbage gets error replies, one that floods a line longer
 // than MAX_LINE is disconnected. The socket file is removed when the server closes.
 import { createServer, type Server, type Socket } from 'node:net';
@@ -8,6 +9,7 @@ import { VmmError } from '../errors.js';
 import type { Machine } from '../machine/machine.js';
 import { sampleMachine } from '../stats/machine-stats.js';
 import { StatsStream } from '../stats/stream.js';
+import { interruptState } from '../stats/irq-state.js';
 import { MAX_LINE, RequestSchema, type ControlReply, type ControlRequest } from './protocol.js';
 
 export class ControlSocketError extends VmmError {}
@@ -80,6 +82,13 @@ export class ControlServer {
       case 'resume':
         m.resume();
         return reply({ id, ok: true, value: { state: m.state } });
+      case 'irq-state':
+        // Pauses a running VM briefly (vCPU ioctls need the vCPUs out of KVM_RUN) and resumes it.
+        void interruptState(m).then(
+          (value) => reply({ id, ok: true, value }),
+          (e: Error) => reply({ id, ok: false, error: e.message }),
+        );
+        return;
       case 'stop':
         reply({ id, ok: true, value: { state: 'stopping' } });
         void m.stop();

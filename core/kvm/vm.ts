@@ -6,6 +6,9 @@ import * as K from './constants.js';
 import type { Kvm } from './kvm.js';
 import type { MsiMessage } from '../irq/types.js';
 
+/** sizeof(struct kvm_irqchip): chip_id, pad, 512-byte chip state union. */
+const KVM_IRQCHIP_STRUCT_SIZE = 520;
+
 export type GsiRoute =
   | { gsi: number; type: 'irqchip'; irqchip: number; pin: number }
   | { gsi: number; type: 'msi'; msg: MsiMessage };
@@ -46,6 +49,14 @@ export class Vm {
 
   createIrqchip(): void {
     this.ioctl(K.KVM_CREATE_IRQCHIP);
+  }
+
+  /** KVM_GET_IRQCHIP (in-kernel irqchip): raw struct kvm_irqchip of chip 0/1 (PICs) or 2 (IOAPIC). */
+  getIrqchip(chipId: number): Uint8Array {
+    const b = new Uint8Array(KVM_IRQCHIP_STRUCT_SIZE);
+    new DataView(b.buffer).setUint32(0, chipId, true);
+    this.ioctl(K.KVM_GET_IRQCHIP, b);
+    return b;
   }
 
   enableCap(cap: number, args: (number | bigint)[] = [], flags = 0): void {

@@ -334,6 +334,14 @@ export class Machine {
     return { regs: vcpu.getRegs(), sregs: vcpu.getSregs() };
   }
 
+  /** Raw LAPIC page (KVM_GET_LAPIC) of a paused vCPU; same rule as registers(). */
+  lapic(id: number): Uint8Array {
+    const host = this.vcpus[id];
+    if (!host) throw new MachineConfigError(`no vCPU ${id}`);
+    if (host.reportedState() !== 'paused') throw new MachineConfigError(`vcpu${id} is ${host.reportedState()}; pause the machine first`);
+    return new Vcpu(id, this.vcpuFds[id]!).getLapic();
+  }
+
   sendConsole(bytes: Uint8Array): void {
     this.devices.uart?.receive(bytes);
   }
