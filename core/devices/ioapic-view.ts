@@ -37,23 +37,27 @@ export interface IoapicSnapshot {
   stats: IoapicStats;
 }
 
+/** The architectural fields of one redirection-table entry (no counters). */
+export type IoapicPinFields = Omit<IoapicPinSnapshot, keyof IoapicPinStats>;
+
+/** Decode one RTE (two 32-bit words) and the pin's IRR bit; shared with the in-kernel IOAPIC view. */
+export function decodeRtePin(pin: number, lo: number, hi: number, irr: number): IoapicPinFields {
+  return {
+    pin,
+    vector: Rte.rteVector(lo),
+    destination: (Rte.rteExtDestination(hi) << 8) | Rte.rteDestination(hi),
+    deliveryMode: Rte.deliveryModeName(Rte.rteDeliveryMode(lo)),
+    destMode: lo & Rte.RTE_DEST_LOGICAL ? 'logical' : 'physical',
+    trigger: Rte.rteIsLevel(lo) ? 'level' : 'edge',
+    polarity: lo & Rte.RTE_ACTIVE_LOW ? 'low' : 'high',
+    masked: Rte.rteIsMasked(lo),
+    irr: (irr & (1 << pin)) !== 0,
+    remoteIrr: (lo & Rte.RTE_REMOTE_IRR) !== 0,
+  };
+}
+
 export function snapshotIoapic(v: IoapicView, pinStats: readonly IoapicPinStats[], stats: IoapicStats): IoapicSnapshot {
-  const pins = v.lo.map((lo, pin): IoapicPinSnapshot => {
-    const hi = v.hi[pin]!;
-    return {
-      pin,
-      vector: Rte.rteVector(lo),
-      destination: (Rte.rteExtDestination(hi) << 8) | Rte.rteDestination(hi),
-      deliveryMode: Rte.deliveryModeName(Rte.rteDeliveryMode(lo)),
-      destMode: lo & Rte.RTE_DEST_LOGICAL ? 'logical' : 'physical',
-      trigger: Rte.rteIsLevel(lo) ? 'level' : 'edge',
-      polarity: lo & Rte.RTE_ACTIVE_LOW ? 'low' : 'high',
-      masked: Rte.rteIsMasked(lo),
-      irr: (v.irr & (1 << pin)) !== 0,
-      remoteIrr: (lo & Rte.RTE_REMOTE_IRR) !== 0,
-      ...pinStats[pin]!,
-    };
-  });
+  const pins = v.lo.map((lo, pin): IoapicPinSnapshot => ({ ...decodeRtePin(pin, lo, v.hi[pin]!, v.irr), ...pinStats[pin]! }));
   return { id: v.id, version: v.version, ioregsel: v.ioregsel, pins, stats: { ...stats } };
 }
 

@@ -4,7 +4,7 @@
 // snapshot (core/devices/ioapic-view.ts) so both irqchip modes read the same; only the
 // userspace IOAPIC has per-pin counters. Pure functions of the bytes.
 import { VmmError } from '../errors.js';
-import * as Rte from '../devices/ioapic-rte.js';
+import { decodeRtePin } from '../devices/ioapic-view.js';
 import type { IoapicPinSnapshot, IoapicPinStats } from '../devices/ioapic.js';
 
 /** sizeof(struct kvm_irqchip): u32 chip_id, u32 pad, 512-byte union. */
@@ -55,20 +55,7 @@ function chipView(bytes: Uint8Array, expected: number): DataView {
 }
 
 /** One RTE (two 32-bit words) into the userspace snapshot's per-pin fields. */
-export function decodeRte(pin: number, lo: number, hi: number, irr: number): IoapicPinState {
-  return {
-    pin,
-    vector: Rte.rteVector(lo),
-    destination: (Rte.rteExtDestination(hi) << 8) | Rte.rteDestination(hi),
-    deliveryMode: Rte.deliveryModeName(Rte.rteDeliveryMode(lo)),
-    destMode: lo & Rte.RTE_DEST_LOGICAL ? 'logical' : 'physical',
-    trigger: Rte.rteIsLevel(lo) ? 'level' : 'edge',
-    polarity: lo & Rte.RTE_ACTIVE_LOW ? 'low' : 'high',
-    masked: Rte.rteIsMasked(lo),
-    irr: (irr & (1 << pin)) !== 0,
-    remoteIrr: (lo & Rte.RTE_REMOTE_IRR) !== 0,
-  };
-}
+export const decodeRte = (pin: number, lo: number, hi: number, irr: number): IoapicPinState => decodeRtePin(pin, lo, hi, irr);
 
 export function decodeKvmIoapic(bytes: Uint8Array): IoapicState {
   const dv = chipView(bytes, 2);
