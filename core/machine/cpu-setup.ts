@@ -4,17 +4,8 @@
 import type { BootState } from '../boot/types.js';
 import type { CpuidEntry, Regs, Segment, Sregs } from '../kvm/structs.js';
 import type { Vcpu } from '../kvm/vcpu.js';
+import { CR0_ET, CR0_MP, CR0_NE, CR0_PE, CR0_PG, CR0_WP, CR4_PAE, EFER_LMA, EFER_LME } from '../kvm/x86-regs.js';
 
-// Control-register and EFER bits (Intel SDM vol. 3A, 2.5 and 2.2.1)
-const CR0_PE = 1n << 0n;
-const CR0_MP = 1n << 1n;
-const CR0_ET = 1n << 4n;
-const CR0_NE = 1n << 5n;
-const CR0_WP = 1n << 16n;
-const CR0_PG = 1n << 31n;
-const CR4_PAE = 1n << 5n;
-const EFER_LME = 1n << 8n;
-const EFER_LMA = 1n << 10n;
 const RFLAGS_RESERVED = 2n;
 
 // Segment descriptor types (SDM 3A, 3.4.5.1)

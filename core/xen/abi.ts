@@ -9,6 +9,7 @@
 // (the VcpuChannel data area, ExitKind.Hypercall). Pure functions; any thread.
 import type { Regs, Sregs } from '../kvm/structs.js';
 import { pagingContext, PagingMode, type PagingContext } from './guest-access.js';
+import { EFER_LMA } from '../kvm/x86-regs.js';
 
 // Hypercall numbers (xen/include/public/xen.h __HYPERVISOR_*).
 export const HYPERVISOR_set_timer_op = 15;
@@ -63,7 +64,6 @@ export interface HypercallCall {
 const ARGS_64 = ['rdi', 'rsi', 'rdx', 'r10', 'r8', 'r9'] as const;
 const ARGS_32 = ['rbx', 'rcx', 'rdx', 'rsi', 'rdi', 'rbp'] as const;
 const CR0_PE = 1n;
-const EFER_LMA = 1n << 10n;
 const U32 = 0xffffffffn;
 
 export function isLongModeCode(sregs: Sregs): boolean {

@@ -14,6 +14,7 @@
 // and on the host thread (slow path, with the CR3 the vCPU forwarded).
 import { EFAULT } from './errno.js';
 import type { GuestMemory } from '../memory/guest-memory.js';
+import { CR0_PG, CR0_WP, CR4_LA57, CR4_PAE, CR4_PSE, EFER_LMA } from '../kvm/x86-regs.js';
 
 /** What the event-channel core and the hypercall handlers code against. */
 export interface GuestArgs {
@@ -43,13 +44,6 @@ export interface PagingContext {
   wp: boolean;
 }
 
-// Register bits (SDM 3A 2.5, 2.2.1)
-const CR0_WP = 1n << 16n;
-const CR0_PG = 1n << 31n;
-const CR4_PSE = 1n << 4n;
-const CR4_PAE = 1n << 5n;
-const CR4_LA57 = 1n << 12n;
-const EFER_LMA = 1n << 10n;
 
 // Paging-structure entry bits (SDM 3A 4.3-4.5)
 const PTE_P = 1;

@@ -28,6 +28,7 @@ import { xenVersionHandler } from './hypercalls/xen-version.js';
 import { schedOpVcpuHandler } from './hypercalls/sched-op.js';
 import { eventChannelOpHandler } from './hypercalls/evtchn-ops.js';
 import { writeWallclock } from './hypercalls/memory-op.js';
+import { EFER_LMA } from '../kvm/x86-regs.js';
 
 /** What the host hands each vCPU worker of a xen-hvm VM (structured-clone safe). */
 export interface XenWorkerInit {
@@ -45,7 +46,6 @@ const MSR_INDEX = 12;
 const MSR_DATA = 16;
 const LAPIC_IRR = 0x200;
 const CONTROL_RUN = 0;
-const EFER_LMA = 1n << 10n;
 
 function signalMsi(vmFd: number, msg: MsiMessage): void {
   const b = new Uint8Array(32);
