@@ -300,6 +300,8 @@ export class Machine {
       this.release();
       throw e;
     }
+    // stop() may have come while devices were starting: never spawn vCPUs after the end.
+    if (this.ended) return;
     await Promise.all(this.vcpus.map((v) => v.start()));
     if (!this.ended) this.setState('running');
   }

@@ -30,6 +30,8 @@ export const W = {
   TID: 10,
   EXITS: 11,
   LOCAL_IO: 12,
+  /** kvm_run handle + 1 (0 = not mapped), published with TID before the first KVM_RUN. */
+  RUN_HANDLE: 13,
 } as const;
 
 export const CHANNEL_WORDS = 16;
@@ -78,7 +80,7 @@ export function openChannel(buffer: SharedArrayBuffer): VcpuChannel {
 
 /** Messages a vCPU worker posts to the host (rare events; the hot path uses the channel). */
 export type WorkerMessage =
-  | { type: 'ready'; tid: number; runHandle: number }
+  | { type: 'ready' }
   | { type: 'state'; state: VcpuState }
   | { type: 'crash'; reason: string; dump: string }
   | { type: 'system-event'; event: 'shutdown' | 'reset' | 'crash'; detail: string }

@@ -33,8 +33,6 @@ export class VcpuHost {
   private readonly channel: VcpuChannel;
   private readonly buffer: SharedArrayBuffer;
   private worker?: Worker;
-  private tid = 0;
-  private runHandle = -1;
   private serving = false;
   private exited?: Promise<void>;
   state: VcpuState = 'created';
@@ -65,8 +63,6 @@ export class VcpuHost {
     return new Promise((resolve, reject) => {
       worker.on('message', (m: WorkerMessage) => {
         if (m.type === 'ready') {
-          this.tid = m.tid;
-          this.runHandle = m.runHandle;
           resolve();
         } else if (m.type === 'state') {
           this.state = m.state;
@@ -81,8 +77,8 @@ export class VcpuHost {
       this.exited = new Promise((done) => worker.once('exit', () => {
         this.serving = false;
         Atomics.notify(this.channel.words, W.REQ);
-        if (this.runHandle >= 0) nativeKvm().vcpuUnmapRun(this.runHandle);
-        this.runHandle = -1;
+        const handle = Atomics.exchange(this.channel.words, W.RUN_HANDLE, 0) - 1;
+        if (handle >= 0) nativeKvm().vcpuUnmapRun(handle);
         if (this.state === 'running' || this.state === 'paused' || this.state === 'created') this.state = 'stopped';
         done();
       }));
@@ -172,10 +168,12 @@ export class VcpuHost {
   private control(req: ControlRequest): void {
     Atomics.store(this.channel.words, W.CONTROL, req);
     Atomics.notify(this.channel.words, W.CONTROL);
-    // Before 'ready' the worker has not entered KVM_RUN yet and will see CONTROL first.
-    if (this.tid && this.runHandle >= 0 && this.live) {
-      nativeKvm().vcpuKick(this.runHandle, this.tid);
-    }
+    // Read from the shared words, not from the 'ready' message: the worker publishes them
+    // before it first reads CONTROL, so either it sees the request or we see its TID and kick.
+    // (Waiting for the message lost a stop issued between its posting and its delivery.)
+    const tid = Atomics.load(this.channel.words, W.TID);
+    const handle = Atomics.load(this.channel.words, W.RUN_HANDLE) - 1;
+    if (tid && handle >= 0 && this.live) nativeKvm().vcpuKick(handle, tid);
   }
 
   private get live(): boolean {

@@ -193,8 +193,11 @@ function publishCounters(exits: number): void {
 async function main(): Promise<void> {
   native.unblockKick();
   const handle = native.vcpuMapRun(init.vcpuFd, init.mmapSize);
+  // Published before the loop first reads CONTROL: a host that stores CONTROL and then
+  // finds no TID here knows this thread will see CONTROL before entering KVM_RUN.
+  Atomics.store(words, W.RUN_HANDLE, handle + 1);
   Atomics.store(words, W.TID, native.gettid());
-  post({ type: 'ready', tid: native.gettid(), runHandle: handle });
+  post({ type: 'ready' });
   setState('running');
   let exits = 0;
   try {

@@ -57,6 +57,18 @@ describe.skipIf(!hasKvm)('machine', () => {
     expect(states).toEqual(['running', 'paused', 'running', 'stopped']);
   });
 
+  it('stops cleanly however early stop() comes (APs still waiting for SIPI in KVM_RUN)', async () => {
+    for (const delayMs of [-1, 0, 1, 5, 20]) {
+      const m = new Machine(config(guestPath('serial')));
+      const started = m.start();
+      if (delayMs >= 0) await new Promise((r) => setTimeout(r, delayMs));
+      const result = await m.stop();
+      await started;
+      expect(result.reason).toBe('stopped');
+      expect(m.vcpus.map((v) => v.state).every((s) => s === 'stopped' || s === 'created')).toBe(true);
+    }
+  });
+
   it('rejects a missing or unrecognised image with an error naming it', () => {
     expect(() => new Machine(config(join(tmp, 'nope.elf')))).toThrow(/cannot read the kernel image .*nope\.elf/);
     const text = join(tmp, 'notes.txt');
