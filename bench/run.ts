@@ -1,11 +1,12 @@
 // `npm run bench`: every benchmark compares against a reference measured in the same run
-// and prints the ratio. Options: --seconds N (per measurement), --only io|boot|irq|blk|xen.
+// and prints the ratio. Options: --seconds N (per measurement), --only io|boot|irq|blk|xen|ui.
 import { parseArgs } from 'node:util';
 import { ioExitBench } from './io-exit.js';
 import { bootBench } from './boot-time.js';
 import { irqPathsBench } from './irq-paths.js';
 import { blkIopsBench } from './blk-iops.js';
 import { xenEvtchnBench } from './xen-evtchn.js';
+import { uiDashboardBench } from './ui-dashboard.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '2' }, only: { type: 'string' } } });
 const seconds = Number(values.seconds);
@@ -51,5 +52,18 @@ if (!values.only || values.only === 'xen') {
     const legs = p.legs > 1 ? ` (${p.legs} legs, ${perLeg.toFixed(2)} us each)` : '';
     console.log(`  ${p.name.padEnd(46)} ${fmt(p.perSecond).padStart(10)}/s   ${p.usPerOp.toFixed(2)} us${legs}   time ratio ${(perLeg / r.exit.usPerOp).toFixed(2)}x  ${p.upcall ? '  (target <= 1.3x)' : ''}`);
     if (p.inSendNs !== undefined) console.log(`      vCPU0: ${(p.inSendNs / 1000).toFixed(1)} us in the send hypercall, ${(p.afterSendNs! / 1000).toFixed(1)} us from its return to the handler`);
+  }
+}
+if (!values.only || values.only === 'ui') {
+  const r = await uiDashboardBench(Math.max(5, seconds * 2));
+  console.log('UI smoothness in Chromium (browser mode) under interrupt load: longest main-thread task and animation-frame gap');
+  if (r.skipped) console.log(`  not measured (${r.skipped})`);
+  else {
+    console.log(`  load: ${fmt(r.interruptsPerSec)} interrupts/s fired by irq-lab across ${r.vectors} MSI-X vectors (target load 100,000/s)`);
+    const ref = r.phases[0]!;
+    for (const p of r.phases) {
+      const ratio = p === ref ? '(reference)' : `ratio ${(p.maxFrameGapMs / ref.maxFrameGapMs).toFixed(2)}`;
+      console.log(`  ${p.name.padEnd(56)} max task ${p.maxTaskMs.toFixed(1).padStart(6)} ms, max frame gap ${p.maxFrameGapMs.toFixed(1).padStart(6)} ms (p99 ${p.p99FrameGapMs.toFixed(1)}), frames > 50 ms: ${p.framesOver50}/${p.frames}  ${ratio}  (target: none over 50 ms)`);
+    }
   }
 }

@@ -1,44 +1,35 @@
-// Builds the `window.vmm` object from an ipcRenderer. Reply envelopes are unwrapped here,
-// so a failed request rejects with the message main wrote for the user.
+// The preload's transport for the contract's VmmApi: requests go over ipcRenderer.invoke,
+// events arrive on ipcRenderer.on. Listeners get only the payload, never the IPC event
+// (it carries `sender`, which must not reach the page).
 import type { IpcRenderer } from 'electron';
-import {
-  Channels,
-  type ConsoleEvent,
-  type Reply,
-  type RequestChannel,
-  type Requests,
-  type VmmApi,
-  type VmStateEvent,
-} from '../core/api/contract.js';
-import { VmmError } from '../core/errors.js';
+import { createVmmApi, type VmmTransport } from '../core/api/client.js';
+import type { Reply, VmmApi } from '../core/api/contract.js';
 
-/** A request main refused or failed; `name` is main's error class, message is for the user. */
-export class VmmRequestError extends VmmError {
-  constructor(name: string, message: string) {
-    super(message);
-    this.name = name;
-  }
+type Ipc = Pick<IpcRenderer, 'invoke' | 'on' | 'removeListener'>;
+
+export function ipcTransport(ipc: Ipc): VmmTransport {
+  return {
+    mode: 'electron',
+    invoke: (channel, args) => ipc.invoke(channel, ...args) as Promise<Reply<unknown>>,
+    subscribe(channel, cb) {
+      const listener = (_event: unknown, payload: unknown) => cb(payload);
+      ipc.on(channel, listener);
+      return () => void ipc.removeListener(channel, listener);
+    },
+  };
 }
 
-export function createVmmApi(ipc: Pick<IpcRenderer, 'invoke' | 'on' | 'removeListener'>): VmmApi {
-  async function call<C extends RequestChannel>(channel: C, ...args: Requests[C]['args']): Promise<Requests[C]['result']> {
-    const reply = (await ipc.invoke(channel, ...args)) as Reply<Requests[C]['result']>;
-    if (reply.ok) return reply.value;
-    throw new VmmRequestError(reply.error.name, reply.error.message);
-  }
-
-  function subscribe<T>(channel: string, cb: (payload: T) => void): () => void {
-    const listener = (_event: unknown, payload: T) => cb(payload);
-    ipc.on(channel, listener);
-    return () => void ipc.removeListener(channel, listener);
-  }
-
-  return {
-    listProfiles: () => call(Channels.listProfiles),
-    getDemoProfile: () => call(Channels.getDemoProfile),
-    startVm: (profileName) => call(Channels.startVm, profileName),
-    stopVm: (id) => call(Channels.stopVm, id),
-    onConsole: (cb) => subscribe<ConsoleEvent>(Channels.console, cb),
-    onVmState: (cb) => subscribe<VmStateEvent>(Channels.vmState, cb),
+/** `window.vmm`: the contract API plus the path of a dropped file (Electron only). */
+export function createPreloadApi(ipc: Ipc, pathOf: (file: File) => string): VmmApi {
+  const api = createVmmApi(ipcTransport(ipc));
+  api.pathForFile = (file: unknown) => {
+    // The page may hand us anything (getPathForFile throws on non-Files); an empty path
+    // means the file did not come from disk (e.g. constructed in script).
+    try {
+      return pathOf(file as File) || undefined;
+    } catch {
+      return undefined;
+    }
   };
+  return api;
 }

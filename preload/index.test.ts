@@ -1,7 +1,8 @@
-// The preload with Electron replaced by a test double: it exposes exactly `window.vmm`,
-// unwraps reply envelopes and hands callbacks only the payload, never the IPC event.
+// The preload with Electron replaced by a test double: it exposes exactly `window.vmm`
+// (every contract method, the event subscriptions and pathForFile), unwraps reply envelopes
+// and hands callbacks only the payload, never the IPC event.
 import { describe, expect, it, vi } from 'vitest';
-import { Channels, type VmmApi } from '../core/api/contract.js';
+import { Channels, Events, MethodOf, REQUEST_CHANNELS, type VmmApi } from '../core/api/contract.js';
 
 const fake = vi.hoisted(() => ({
   exposed: new Map<string, unknown>(),
@@ -11,6 +12,12 @@ const fake = vi.hoisted(() => ({
 }));
 
 vi.mock('electron', () => ({
+  webUtils: {
+    getPathForFile: (file: { name?: string }) => {
+      if (!(file instanceof File)) throw new TypeError('not a File');
+      return file.name === 'from-script' ? '' : `/home/u/${file.name}`;
+    },
+  },
   contextBridge: { exposeInMainWorld: (key: string, api: unknown) => fake.exposed.set(key, api) },
   ipcRenderer: {
     invoke: async (channel: string, ...args: unknown[]) => {
@@ -31,7 +38,25 @@ const api = fake.exposed.get('vmm') as VmmApi;
 describe('preload', () => {
   it('exposes only window.vmm with the contract methods', () => {
     expect([...fake.exposed.keys()]).toEqual(['vmm']);
-    expect(Object.keys(api).sort()).toEqual(['getDemoProfile', 'listProfiles', 'onConsole', 'onVmState', 'startVm', 'stopVm']);
+    const expected = [
+      ...REQUEST_CHANNELS.map((c) => MethodOf[c]),
+      'mode',
+      'onConsole',
+      'onVmState',
+      'onStats',
+      'onProfilesChanged',
+      'onMenu',
+      'pathForFile',
+    ];
+    expect(Object.keys(api).sort()).toEqual(expected.sort());
+    expect(api.mode).toBe('electron');
+  });
+
+  it('gives the host path of a dropped file, and nothing for anything else', () => {
+    expect(api.pathForFile!(new File([new Uint8Array(1)], 'bzImage'))).toBe('/home/u/bzImage');
+    expect(api.pathForFile!(new File([], 'from-script'))).toBeUndefined();
+    expect(api.pathForFile!({ name: 'fake' })).toBeUndefined();
+    expect(api.pathForFile!(null)).toBeUndefined();
   });
 
   it('sends requests on the contract channels and unwraps replies', async () => {
@@ -41,17 +66,21 @@ describe('preload', () => {
     fake.replies.set(Channels.stopVm, { ok: false, error: { name: 'VmNotFoundError', message: 'VM vm-9 is not running' } });
     const err = await api.stopVm('vm-9').catch((e: Error) => e);
     expect(err).toMatchObject({ name: 'VmNotFoundError', message: 'VM vm-9 is not running' });
+    const issues = [{ path: 'cpus', message: 'must be at least 1' }];
+    fake.replies.set(Channels.saveProfile, { ok: false, error: { name: 'ProfileError', message: 'bad', issues } });
+    await expect(api.saveProfile({}, 'Old')).rejects.toMatchObject({ name: 'ProfileError', issues });
+    expect(fake.invoked.at(-1)).toEqual([Channels.saveProfile, {}, 'Old']);
   });
 
   it('passes event payloads only and unsubscribes', () => {
     const cb = vi.fn();
     const off = api.onVmState(cb);
-    const emit = (payload: unknown) => fake.listeners.get(Channels.vmState)!.forEach((l) => l({ sender: 'secret' }, payload));
+    const emit = (payload: unknown) => fake.listeners.get(Events.vmState)!.forEach((l) => l({ sender: 'secret' }, payload));
     emit({ id: 'vm-1', state: 'running' });
     expect(cb).toHaveBeenCalledWith({ id: 'vm-1', state: 'running' });
     off();
     emit({ id: 'vm-1', state: 'exited' });
     expect(cb).toHaveBeenCalledTimes(1);
-    expect(fake.listeners.get(Channels.vmState)!.size).toBe(0);
+    expect(fake.listeners.get(Events.vmState)!.size).toBe(0);
   });
 });

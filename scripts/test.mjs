@@ -1,5 +1,5 @@
-// `npm test`: builds what the tests need (lab guests, compiled CLI), runs every vitest
-// project (unit, integration), and ends with one summary line: "N passed, N failed, N skipped".
+// `npm test`: builds what the tests need (lab guests, compiled core and CLI, the renderer for
+// browser mode), runs every vitest project (unit, integration, e2e), and ends with one summary line: "N passed, N failed, N skipped".
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -12,7 +12,11 @@ if (!existsSync(join(root, 'build', 'Release', 'kvm.node'))) {
   console.error('test: the native KVM addon is not built; run `npm install` first');
   process.exit(1);
 }
-if (run('make', ['-s', '-C', 'guests']) !== 0 || run('npx', ['tsc', '-p', 'tsconfig.node.json']) !== 0) {
+if (
+  run('make', ['-s', '-C', 'guests']) !== 0 ||
+  run('npx', ['tsc', '-p', 'tsconfig.node.json']) !== 0 ||
+  run('npx', ['electron-vite', 'build', '--logLevel', 'warn']) !== 0
+) {
   console.error('test: build failed');
   process.exit(1);
 }

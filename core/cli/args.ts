@@ -1,10 +1,11 @@
 // Command-line parsing for `vmm`: turns argv into a command with validated options.
 // Every mistake becomes a UsageError whose message says what was wrong and what to type.
 import { parseArgs } from 'node:util';
-import { VmmError } from '../errors.js';
 import type { IrqchipMode } from '../machine/config.js';
+import { CONTROL_USAGE, isControlVerb, parseControl, type ControlCommand } from './control-commands.js';
+import { UsageError } from './usage-error.js';
 
-export class UsageError extends VmmError {}
+export { UsageError };
 
 export const USAGE = `usage:
   vmm run <profile.json | kernel image> [--cpus N] [--mem MiB] [--irqchip kernel|split]
@@ -13,6 +14,7 @@ export const USAGE = `usage:
   vmm run --demo [options]      run the built-in demo VM (the hello lab guest)
   vmm stats [--json] SOCKET     interrupt statistics of a VM started with --control SOCKET
   vmm irq-state [--json] SOCKET LAPIC/IOAPIC/PIC/MSI-X state of such a VM (pauses it briefly)
+${CONTROL_USAGE}
   vmm info                      print this host's KVM capabilities
   vmm help`;
 
@@ -36,6 +38,7 @@ export type Command =
   | { name: 'run'; options: RunOptions }
   | { name: 'stats'; socket: string; json: boolean }
   | { name: 'irq-state'; socket: string; json: boolean }
+  | ControlCommand
   | { name: 'info' }
   | { name: 'help' };
 
@@ -54,6 +57,7 @@ export function parseCommand(argv: string[]): Command {
     return { name: 'info' };
   }
   if (name === 'stats' || name === 'irq-state') return parseSocketCommand(name, rest);
+  if (isControlVerb(name)) return parseControl(name, rest);
   if (name !== 'run') throw new UsageError(`unknown command "${name}"; try \`vmm help\``);
   let parsed;
   try {

@@ -17,6 +17,7 @@ import { ControlServer } from '../control/server.js';
 import { controlRequest } from '../control/client.js';
 import type { InterruptState } from '../stats/irq-state.js';
 import { formatInterruptState } from '../stats/irq-state-format.js';
+import { runControl } from './control-commands.js';
 
 /** Exit status when --timeout expires (as timeout(1) does). */
 export const EXIT_TIMEOUT = 124;
@@ -133,6 +134,7 @@ export async function main(argv: string[]): Promise<number> {
     if (cmd.name === 'info') return info();
     if (cmd.name === 'stats') return await stats(cmd.socket, cmd.json);
     if (cmd.name === 'irq-state') return await irqState(cmd.socket, cmd.json);
+    if (cmd.name === 'control') return await runControl(cmd);
     return await run(cmd.options);
   } catch (e) {
     const err = e as Error;

@@ -22,11 +22,17 @@ export function controlRequest(path: string, request: object, timeoutMs = 5000):
     });
     sock.on('data', (d: string) => {
       buf += d;
+      // A reply may be MiBs (an interrupt-state snapshot): search only the new chunk.
+      if (!d.includes('\n')) return;
       const nl = buf.indexOf('\n');
-      if (nl < 0) return;
       clearTimeout(timer);
       sock.end();
-      const r = JSON.parse(buf.slice(0, nl)) as ControlReply;
+      let r: ControlReply;
+      try {
+        r = JSON.parse(buf.slice(0, nl)) as ControlReply;
+      } catch (cause) {
+        return reject(new ControlClientError(`${path} answered with something that is not JSON; is it a vmm control socket?`, { cause }));
+      }
       if (r.ok) resolve(r.value);
       else reject(new ControlClientError(r.error));
     });

@@ -108,7 +108,7 @@ export class IrqLabDevice implements PciDevice {
     if (this.msi) {
       const msi = this.msi;
       this.msiGroup = ctx.interrupts.createMsiGroup({ device: `${this.name}/msi`, vectors: msi.capable, onPending: msiPendingMirror(this.fn.config, () => msi) });
-      bindMsi(msi, this.msiGroup);
+      bindMsi(msi, this.msiGroup, ctx.xenMsi && { msi: ctx.xenMsi, device: ctx.name, cfg: this.fn.config });
     }
     const gate = { afterWrite: () => this.updateIntxGate() };
     this.fn.config.watch(PCI_REG.command, 2, gate);
@@ -183,8 +183,22 @@ export class IrqLabDevice implements PciDevice {
     this.link?.kill(signal);
   }
 
+  /**
+   * The groups' rows, with `total` raised to the device process's own per-vector count: its
+   * irqfd writes reach KVM without the VMM seeing them, so the group alone would show zero
+   * for every vector on the irqfd path. The process counts every raise (including those the
+   * VMM reads on the userspace path), so its count is the total.
+   */
   interruptStats(): InterruptSourceStats[] {
-    return [...this.msixGroup.stats(), ...(this.msiGroup?.stats() ?? []), ...(this.intxGroup?.stats() ?? [])];
+    const raised = this.lastStats?.perVector;
+    const withRaised = (rows: InterruptSourceStats[]): InterruptSourceStats[] =>
+      !raised ? rows : rows.map((r) => {
+        const n = r.source.vector === undefined ? undefined : raised[r.source.vector];
+        return n === undefined || n <= r.total ? r : { ...r, total: n };
+      });
+    // MSI-X only: with MSI the process's vector index is folded onto the allocated vectors.
+    const msix = this.msixGroup.stats();
+    return [...(this.msix.enabled ? withRaised(msix) : msix), ...(this.msiGroup?.stats() ?? []), ...(this.intxGroup?.stats() ?? [])];
   }
 
   deviceStats(): Record<string, number | number[]> {

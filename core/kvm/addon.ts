@@ -24,8 +24,14 @@ export interface NativeKvm {
   vcpuRun(handle: number, shadow: Uint8Array): number;
   vcpuKick(handle: number, tid: number): void;
   unblockKick(): number;
+  /** KVM_CAP_SYNC_REGS: KVM stores regs+sregs in kvm_run at each exit (copied to the shadow at SHADOW_SYNC). Absent in addons built before it. */
+  vcpuSyncRegs?(handle: number, on: boolean): void;
   readonly SHADOW_SIZE: number;
   readonly SHADOW_IO_DATA: number;
+  /** Shadow offsets of the synced struct kvm_regs / kvm_sregs, and of the flags byte (bit 0: regs dirty). */
+  readonly SHADOW_SYNC?: number;
+  readonly SHADOW_SYNC_SREGS?: number;
+  readonly SHADOW_FLAGS?: number;
 }
 
 export class AddonLoadError extends VmmError {}

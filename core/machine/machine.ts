@@ -40,7 +40,11 @@ import './pci-device-types.js';
 import { XenPlatform } from '../xen/xen-platform.js';
 import { IOAPIC_PINS, isaToIoapicPin } from './irqchip.js';
 import { PirqLayer } from '../xen/pirq/pirq.js';
+import { xenInterruptManager } from '../xen/pirq/xen-intx.js';
+import { fdWatcher } from '../irq/fd-watcher.js';
+import { nativeEventFds } from '../irq/eventfd.js';
 import type { IrqLine } from '../irq/types.js';
+import { restoreInterruptState, saveInterruptState, type MachineInterruptState } from './interrupt-snapshot.js';
 
 export { MachineConfigError };
 
@@ -200,7 +204,7 @@ export class Machine {
       const dev = (created = createPciDevice(d, {
         name: `${d.type}${n}`,
         vm: this.vm,
-        interrupts: this.interrupts,
+        interrupts: this.pirq ? xenInterruptManager(this.interrupts, { hook: this.pirq.gsi, watcher: fdWatcher(), eventfds: nativeEventFds() }) : this.interrupts,
         ram: this.ram,
         layout: this.ram.memory.layout,
         runDir: this.runDir,
@@ -342,6 +346,22 @@ export class Machine {
     if (!host) throw new MachineConfigError(`no vCPU ${id}`);
     if (host.reportedState() !== 'paused') throw new MachineConfigError(`vcpu${id} is ${host.reportedState()}; pause the machine first`);
     return new Vcpu(id, this.vcpuFds[id]!).getLapic();
+  }
+
+  /**
+   * The interrupt state (xen-hvm: event channels, PIRQs, params, upcall vectors, timers) as
+   * plain versioned JSON. Pause the machine first; resolves once every vCPU has paused.
+   */
+  saveInterruptState(): Promise<MachineInterruptState> {
+    return saveInterruptState(this);
+  }
+
+  /**
+   * Validate `data` (untrusted) and rebuild the interrupt state from it: on a paused machine,
+   * or before start(). Throws InterruptStateError (nothing changed) on bad data.
+   */
+  restoreInterruptState(data: unknown): Promise<void> {
+    return restoreInterruptState(this, data);
   }
 
   sendConsole(bytes: Uint8Array): void {

@@ -14,6 +14,7 @@ import { formatRegisterDump } from './register-dump.js';
 import { GuestMemory } from '../memory/guest-memory.js';
 import { XenVcpu } from '../xen/xen-vcpu.js';
 import { encodeForward, type HypercallCall } from '../xen/abi.js';
+import { syncRegisterAccess } from './sync-regs.js';
 import {
   ControlRequest, ExitKind, openChannel, REQ_ANSWERED, REQ_IDLE, REQ_POSTED, VCPU_STATES, W,
   type VcpuState, type WorkerInit, type WorkerMessage,
@@ -197,6 +198,10 @@ async function main(): Promise<void> {
   // finds no TID here knows this thread will see CONTROL before entering KVM_RUN.
   Atomics.store(words, W.RUN_HANDLE, handle + 1);
   Atomics.store(words, W.TID, native.gettid());
+  if (xen && init.xen?.syncRegs) {
+    const access = syncRegisterAccess(native, handle, shadow);
+    if (access) xen.useRegisterAccess(access);
+  }
   post({ type: 'ready' });
   setState('running');
   let exits = 0;

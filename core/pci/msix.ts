@@ -92,6 +92,7 @@ export class MsixCapability {
   readonly pba: IoDevice;
   private readonly entries: Uint32Array;
   private readonly pbaBits: Uint32Array;
+  private readonly hostWriteCounts: Float64Array;
   private readonly engine: VectorEngine;
   private enabledFlag = false;
   private functionMaskFlag = false;
@@ -107,6 +108,8 @@ export class MsixCapability {
     badVectorNotifies: 0,
     /** Message Address/Data written while the vector was unmasked (§6.8.2: undefined; we follow it). */
     unmaskedMessageWrites: 0,
+    /** Table writes the VMM made for the user (hostWrite: mask/unmask from the UI or CLI). */
+    hostWrites: 0,
   };
 
   constructor(
@@ -120,6 +123,7 @@ export class MsixCapability {
     this.pollHook = opts.poll;
     this.entries = new Uint32Array(this.vectors * 4);
     this.pbaBits = new Uint32Array(msixPbaBytes(this.vectors) / 4);
+    this.hostWriteCounts = new Float64Array(this.vectors);
     this.engine = new VectorEngine(this.vectors, {
       isMasked: (v) => this.isMasked(v),
       message: (v) => this.message(v),
@@ -204,6 +208,23 @@ export class MsixCapability {
   }
   vectorStats(v: number): VectorCounters {
     return this.engine.stats(v);
+  }
+
+  /**
+   * A DWORD write to entry `v`'s `field` made by the VMM on the user's behalf (a host-side
+   * mask or unmask). It takes the very path a guest MMIO write takes (the table IoDevice), so
+   * pending bits and delivery on unmask behave exactly as for the guest; it is counted apart.
+   */
+  hostWrite(v: number, field: keyof typeof MSIX_ENTRY, value: number): void {
+    if (!Number.isInteger(v) || v < 0 || v >= this.vectors) throw new PciConfigError(`no MSI-X vector ${v} (the table has ${this.vectors})`);
+    this.stats.hostWrites++;
+    this.hostWriteCounts[v]!++;
+    this.table.write(v * MSIX_ENTRY_SIZE + MSIX_ENTRY[field], 4, value >>> 0);
+  }
+
+  /** Host writes made to entry `v` (hostWrite). */
+  hostWrites(v: number): number {
+    return this.hostWriteCounts[v] ?? 0;
   }
 
   setNotifier(n: VectorNotifier | null): void {

@@ -7,7 +7,8 @@ import type { MachineStats, PciDeviceSample } from './machine-stats.js';
 /** KVM binary-stats counters worth a row, in display order (present ones only). */
 const KVM_ROWS = ['exits', 'io_exits', 'mmio_exits', 'irq_exits', 'halt_exits', 'irq_window_exits', 'irq_injections', 'nmi_injections', 'req_event', 'signal_exits', 'insn_emulation', 'insn_emulation_fail'];
 
-function table(header: string[], rows: (string | number)[][]): string[] {
+/** Columns padded to their widest cell; the first left-aligned, the rest right-aligned. */
+export function table(header: string[], rows: (string | number)[][]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i] ?? '').length)));
   const line = (cells: (string | number)[]): string =>
     cells.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]!) : String(c).padStart(widths[i]!))).join('  ').trimEnd();

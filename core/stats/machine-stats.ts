@@ -75,7 +75,8 @@ function samplePciDevices(m: Machine): PciDeviceSample[] {
     bdf: where.get(d.fn) ?? '',
     state: d.state,
     irqs: irqRows(d),
-    device: d.deviceStats?.() ?? {},
+    // Host-side MSI-X table writes (mask/unmask from the UI or CLI) next to the device's own.
+    device: { ...(d.deviceStats?.() ?? {}), ...(d.fn.msix ? { msixHostWrites: d.fn.msix.stats.hostWrites } : {}) },
   }));
 }
 

@@ -7,7 +7,7 @@
 //
 // Also the byte format in which a vCPU thread forwards a decoded call to the host thread
 // (the VcpuChannel data area, ExitKind.Hypercall). Pure functions; any thread.
-import type { Regs, Sregs } from '../kvm/structs.js';
+import type { Regs, Segment, Sregs } from '../kvm/structs.js';
 import { pagingContext, PagingMode, type PagingContext } from './guest-access.js';
 import { EFER_LMA } from '../kvm/x86-regs.js';
 
@@ -62,19 +62,23 @@ export interface HypercallCall {
 }
 
 const ARGS_64 = ['rdi', 'rsi', 'rdx', 'r10', 'r8', 'r9'] as const;
+
+/** The registers a hypercall exit needs (a full Regs / Sregs will do). */
+export type HypercallRegs = Pick<Regs, 'rax' | 'rbx' | 'rcx' | 'rdx' | 'rsi' | 'rdi' | 'rbp' | 'r8' | 'r9' | 'r10'>;
+export type HypercallSregs = Pick<Sregs, 'cr0' | 'cr3' | 'cr4' | 'efer'> & { cs: Pick<Segment, 'l'>; ss: Pick<Segment, 'dpl'> };
 const ARGS_32 = ['rbx', 'rcx', 'rdx', 'rsi', 'rdi', 'rbp'] as const;
 const CR0_PE = 1n;
 const U32 = 0xffffffffn;
 
-export function isLongModeCode(sregs: Sregs): boolean {
+export function isLongModeCode(sregs: HypercallSregs): boolean {
   return (sregs.efer & EFER_LMA) !== 0n && sregs.cs.l === 1;
 }
 
-export function currentCpl(sregs: Sregs): number {
+export function currentCpl(sregs: HypercallSregs): number {
   return sregs.cr0 & CR0_PE ? sregs.ss.dpl & 3 : 0;
 }
 
-export function decodeHypercall(vcpuId: number, regs: Regs, sregs: Sregs): HypercallCall {
+export function decodeHypercall(vcpuId: number, regs: HypercallRegs, sregs: HypercallSregs): HypercallCall {
   const longMode = isLongModeCode(sregs);
   const raw = longMode ? regs.rax : regs.rax & U32;
   return {
@@ -88,9 +92,14 @@ export function decodeHypercall(vcpuId: number, regs: Regs, sregs: Sregs): Hyper
 }
 
 /** `regs` with the result in RAX (sign-extended to 64 bits, or as 32 bits for the 32-bit ABI). */
-export function withResult(regs: Regs, result: number, longMode: boolean): Regs {
+export function withResult<R extends Pick<Regs, 'rax'>>(regs: R, result: number, longMode: boolean): R {
+  return { ...regs, rax: resultRax(regs.rax, result, longMode) };
+}
+
+/** RAX after a hypercall returning `result` (sign-extended, or the low 32 bits for the 32-bit ABI). */
+export function resultRax(rax: bigint, result: number, longMode: boolean): bigint {
   const r = BigInt(result);
-  return { ...regs, rax: longMode ? BigInt.asUintN(64, r) : (regs.rax & ~U32) | BigInt.asUintN(32, r) };
+  return longMode ? BigInt.asUintN(64, r) : (rax & ~U32) | BigInt.asUintN(32, r);
 }
 
 // Forwarded-call layout in the channel's data area (little-endian):

@@ -8,7 +8,8 @@
 // `setupVm()` enables KVM_CAP_X86_USER_SPACE_MSR (reason FILTER) and installs the MSR
 // filter for the hypercall MSR; per vCPU, `cpuid()` adds the Xen leaves and
 // `workerInit()` gives the worker what its XenVcpu needs; forwarded hypercalls arrive in
-// `answerForwarded()` (VcpuHost, ExitKind.Hypercall).
+// `answerForwarded()` (VcpuHost, ExitKind.Hypercall). saveInterruptState() /
+// restoreInterruptState() are the machine-level snapshot (save-restore.ts).
 import { nativeKvm } from '../kvm/addon.js';
 import * as K from '../kvm/constants.js';
 import type { Vm } from '../kvm/vm.js';
@@ -27,6 +28,9 @@ import { PirqLayer, type PirqSnapshot } from './pirq/pirq.js';
 import { eventsOf } from './pirq/events.js';
 import { argNum } from './hypercalls/util.js';
 import { CallbackLine, UpcallInjector } from './upcall.js';
+import { captureXen, restoreXen } from './save-restore.js';
+import { writeVcpuTime } from './pvclock.js';
+import type { XenInterruptState } from './interrupt-state.js';
 import { CallbackKind, D, XenState } from './xen-state.js';
 import { XenStats, type XenStatsSample } from './xen-stats.js';
 import type { XenWorkerInit } from './xen-vcpu.js';
@@ -60,6 +64,8 @@ export interface XenPlatformDeps {
 }
 
 const CONSOLE_LINE_MAX = 1024;
+/** KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS (linux/kvm.h, x86): what the hypercall path needs. */
+const SYNC_REGS_NEEDED = 0x1 | 0x2;
 
 export interface XenPlatformSample extends XenStatsSample {
   sharedInfoGfn: number;
@@ -85,6 +91,8 @@ export class XenPlatform implements XenDomain {
   private readonly callbackLine: CallbackLine;
   private readonly backend: EvtchnBackend;
   private readonly consoleBuf: string[];
+  /** KVM_CAP_SYNC_REGS with regs and sregs (set by setupVm). */
+  private syncRegs = false;
   /** Kept referenced: KVM reads the filter bitmap through this memory. */
   private readonly msrBitmap = new Uint8Array(8);
 
@@ -103,7 +111,10 @@ export class XenPlatform implements XenDomain {
       ...hostEvtchn(this.events),
       physdevOp: (call, guest) => pirq.physdevOp(argNum(call.args[0]), call.args[1]!, guest, call.longMode),
     };
-    this.timers = new XenTimers(this.state, (v) => this.backend.raiseVirq?.(v, VIRQ_TIMER));
+    this.timers = new XenTimers(this.state, (v) => {
+      writeVcpuTime(this.state, v); // Xen refreshes the vCPU's time info on its timer
+      this.backend.raiseVirq?.(v, VIRQ_TIMER);
+    });
     this.callbackLine = new CallbackLine(this.state, deps.gsiLine);
     this.consoleBuf = Array.from({ length: deps.cpus }, () => '');
     this.dispatcher = new HostDispatcher((c) => new GuestAccess(deps.mem, c.paging));
@@ -119,6 +130,10 @@ export class XenPlatform implements XenDomain {
     for (const cap of [K.KVM_CAP_X86_USER_SPACE_MSR, K.KVM_CAP_X86_MSR_FILTER, K.KVM_CAP_SIGNAL_MSI]) {
       if (!kvm.checkExtension(cap)) throw new XenSetupError(`platform xen-hvm needs KVM capability ${K.CAPABILITY_NAMES[cap]}, which this host's KVM lacks`);
     }
+    // Hypercall registers through kvm_run instead of 3 ioctls per call, where KVM offers it
+    // (IRQBENCH_XEN_SYNC_REGS=0 turns it off, for comparisons).
+    const sync = kvm.checkExtension(K.KVM_CAP_SYNC_REGS);
+    this.syncRegs = (sync & SYNC_REGS_NEEDED) === SYNC_REGS_NEEDED && process.env.IRQBENCH_XEN_SYNC_REGS !== '0';
     this.deps.vm.enableCap(K.KVM_CAP_X86_USER_SPACE_MSR, [KVM_MSR_EXIT_REASON_FILTER]);
     this.deps.vm.setMsrFilter(xenMsrFilter(this.msrBitmap, nativeKvm().addressOf(this.msrBitmap)));
   }
@@ -128,7 +143,7 @@ export class XenPlatform implements XenDomain {
   }
 
   workerInit(): XenWorkerInit {
-    return { state: this.state.init.buffer, stats: this.stats.buffer, cpus: this.deps.cpus, vmFd: this.deps.vm.fd, evtchn: this.events.buffers() };
+    return { state: this.state.init.buffer, stats: this.stats.buffer, cpus: this.deps.cpus, vmFd: this.deps.vm.fd, evtchn: this.events.buffers(), syncRegs: this.syncRegs };
   }
 
   /** ExitKind.Hypercall from a vCPU worker: the call is in `data`; returns the result. */
@@ -174,6 +189,19 @@ export class XenPlatform implements XenDomain {
 
   isUp(vcpu: number): boolean {
     return this.deps.isUp(vcpu);
+  }
+
+  /**
+   * The domain's interrupt state as plain versioned JSON (save-restore.ts). Host thread,
+   * every vCPU paused: the fast paths must not be changing pending state meanwhile.
+   */
+  saveInterruptState(): XenInterruptState {
+    return captureXen(this);
+  }
+
+  /** Validate `data` (untrusted) and rebuild this domain's interrupt state from it; vCPUs paused. */
+  restoreInterruptState(data: unknown): void {
+    restoreXen(this, data);
   }
 
   sample(): XenPlatformSample {

@@ -41,6 +41,12 @@ export const V = {
   POLLING: 6,
 } as const;
 const ROW = 8;
+/** BigInt64 words after the table: the epoch, then the TSC calibration (pvclock.ts). */
+const CLOCK_WORDS = 4;
+const C_EPOCH = 0;
+const C_TSC0 = 1;
+const C_NS0 = 2;
+const C_KHZ = 3;
 
 export enum CallbackKind {
   None = 0,
@@ -68,19 +74,32 @@ export class XenState {
     readonly mem: GuestMemory,
   ) {
     this.words = new Int32Array(init.buffer, 0, DOMAIN_WORDS + init.cpus * ROW);
-    this.epoch = new BigInt64Array(init.buffer, (DOMAIN_WORDS + init.cpus * ROW) * 4, 1);
+    this.epoch = new BigInt64Array(init.buffer, (DOMAIN_WORDS + init.cpus * ROW) * 4, CLOCK_WORDS);
   }
 
   /** A fresh state for `cpus` vCPUs (APIC ID = vCPU id), epoch = now. */
   static create(cpus: number, mem: GuestMemory): XenState {
     const bytes = (DOMAIN_WORDS + cpus * ROW) * 4;
-    const buffer = new SharedArrayBuffer(bytes + 8);
+    const buffer = new SharedArrayBuffer(bytes + CLOCK_WORDS * 8);
     const s = new XenState({ buffer, cpus }, mem);
     s.words[D.SHINFO_GFN] = -1;
     s.words[D.LONG_MODE] = 1;
     for (let v = 0; v < cpus; v++) s.words[DOMAIN_WORDS + v * ROW + V.APIC_ID] = v;
-    s.epoch[0] = process.hrtime.bigint();
+    s.epoch[C_EPOCH] = process.hrtime.bigint();
     return s;
+  }
+
+  /**
+   * Host thread, vCPUs paused: back to a new domain's values (restore rebuilds from here).
+   * APIC IDs, wake counters and the epoch stay: they belong to the machine, not the guest.
+   */
+  clearDomain(): void {
+    for (const w of [D.CALLBACK_KIND, D.CALLBACK_VALUE, D.CALLBACK_LEVEL, D.PERVCPU_VECTORS]) this.set(w, 0);
+    this.set(D.SHINFO_GFN, -1);
+    this.set(D.LONG_MODE, 1);
+    for (let v = 0; v < this.cpus; v++) {
+      for (const f of [V.VI_STATE, V.VI_GPA_LO, V.VI_GPA_HI, V.UPCALL_VECTOR, V.POLLING]) this.set(this.vcpuWord(v, f), 0);
+    }
   }
 
   get cpus(): number {
@@ -140,7 +159,23 @@ export class XenState {
 
   /** Xen system time: nanoseconds since the domain was created (CLOCK_MONOTONIC, any thread). */
   nowNs(): bigint {
-    return process.hrtime.bigint() - this.epoch[0]!;
+    return process.hrtime.bigint() - this.epoch[C_EPOCH]!;
+  }
+
+  /** Publish the TSC calibration (guest TSC `tsc0` at system time `ns0`; kHz last). */
+  setTscCalibration(tsc0: bigint, ns0: bigint, khz: bigint): void {
+    Atomics.store(this.epoch, C_TSC0, tsc0);
+    Atomics.store(this.epoch, C_NS0, ns0);
+    Atomics.store(this.epoch, C_KHZ, khz);
+  }
+
+  tscKhz(): bigint {
+    return Atomics.load(this.epoch, C_KHZ);
+  }
+
+  tscCalibration(): { tsc0: bigint; ns0: bigint; khz: bigint } | null {
+    const khz = this.tscKhz();
+    return khz > 0n ? { tsc0: Atomics.load(this.epoch, C_TSC0), ns0: Atomics.load(this.epoch, C_NS0), khz } : null;
   }
 
   wakeWord(vcpu: number): number {

@@ -3,9 +3,11 @@
 // core/machine/vcpu-worker.ts when WorkerInit.xen is set; everything here runs on that
 // vCPU's thread.
 //
-// Hypercall path: `out 0x9a` exit -> KVM_GET_REGS/SREGS -> decodeHypercall (64/32-bit ABI
+// Hypercall path: `out 0x9a` exit -> registers (KVM_CAP_SYNC_REGS copies in kvm_run when
+// the host has it, else KVM_GET_REGS/SREGS) -> decodeHypercall (64/32-bit ABI
 // from CS.L, CPL from SS.DPL) -> VcpuDispatcher: fast-path handlers run here, the rest is
-// forwarded to the host thread (ExitKind.Hypercall) -> result in RAX -> KVM_SET_REGS.
+// forwarded to the host thread (ExitKind.Hypercall) -> result in RAX -> written back (sync
+// regs dirty bit, or KVM_SET_REGS).
 // Event channels: EVTCHNOP_send/unmask run here on an EvtchnDelivery attached to the
 // host's EventChannels buffers (evtchn-seam.ts vcpuEvtchn); the control path is forwarded.
 import { nativeKvm } from '../kvm/addon.js';
@@ -13,7 +15,7 @@ import * as K from '../kvm/constants.js';
 import type { Vcpu } from '../kvm/vcpu.js';
 import { GuestMemory } from '../memory/guest-memory.js';
 import type { MsiMessage } from '../irq/types.js';
-import { decodeHypercall, withResult, type HypercallCall } from './abi.js';
+import { decodeHypercall, resultRax, type HypercallCall } from './abi.js';
 import { VcpuDispatcher } from './dispatcher.js';
 import { vcpuEvtchn, xenUpcall, type EvtchnBackend } from './evtchn-seam.js';
 import { EvtchnDelivery } from './evtchn/delivery.js';
@@ -22,6 +24,7 @@ import { GuestAccess } from './guest-access.js';
 import { HYPERCALL_PORT, writeHypercallMsr } from './hypercall-page.js';
 import { XEN_HYPERCALL_MSR } from './cpuid.js';
 import { UpcallInjector } from './upcall.js';
+import { calibrateTsc } from './pvclock.js';
 import { D, XenState } from './xen-state.js';
 import { XenStats } from './xen-stats.js';
 import { xenVersionHandler } from './hypercalls/xen-version.js';
@@ -29,6 +32,7 @@ import { schedOpVcpuHandler } from './hypercalls/sched-op.js';
 import { eventChannelOpHandler } from './hypercalls/evtchn-ops.js';
 import { writeWallclock } from './hypercalls/memory-op.js';
 import { EFER_LMA } from '../kvm/x86-regs.js';
+import { ioctlRegisterAccess, type HypercallRegisterAccess } from '../machine/sync-regs.js';
 
 /** What the host hands each vCPU worker of a xen-hvm VM (structured-clone safe). */
 export interface XenWorkerInit {
@@ -38,6 +42,8 @@ export interface XenWorkerInit {
   vmFd: number;
   /** The event-channel core's shared buffers (EventChannels.buffers()). */
   evtchn: EvtchnBuffers;
+  /** KVM_CAP_SYNC_REGS usable: the worker reads/writes hypercall registers through kvm_run. */
+  syncRegs?: boolean;
 }
 
 // Exit union of KVM_EXIT_X86_RDMSR/WRMSR: {u8 error @0; u8 pad[7]; u32 reason @8; u32 index @12; u64 data @16}
@@ -64,6 +70,8 @@ export class XenVcpu {
   /** The event-channel fast path on this thread. */
   readonly delivery: EvtchnDelivery;
   private readonly evtchn: EvtchnBackend;
+  /** Registers of the hypercall exit: KVM ioctls unless useRegisterAccess() gave sync regs. */
+  private regs: HypercallRegisterAccess;
 
   constructor(
     private readonly vcpu: Vcpu,
@@ -73,6 +81,7 @@ export class XenVcpu {
     private readonly control: () => number,
     private readonly log: (line: string) => void,
   ) {
+    this.regs = ioctlRegisterAccess(vcpu);
     this.state = new XenState({ buffer: init.state, cpus: init.cpus }, mem);
     this.stats = new XenStats(init.stats, init.cpus);
     this.upcall = new UpcallInjector(this.state, this.stats, (m) => signalMsi(init.vmFd, m));
@@ -88,6 +97,11 @@ export class XenVcpu {
       evtchn: () => this.evtchn,
     }));
     this.dispatcher.register(eventChannelOpHandler(() => this.evtchn));
+  }
+
+  /** Use `access` (core/machine/sync-regs.ts) for the hypercall path's registers. */
+  useRegisterAccess(access: HypercallRegisterAccess): void {
+    this.regs = access;
   }
 
   private lapicIrrPending(): boolean {
@@ -118,6 +132,7 @@ export class XenVcpu {
       return;
     }
     this.stats.hypercallPage();
+    calibrateTsc(this.state, this.vcpu.fd); // once per domain: the pvclock pair (pvclock.ts)
     // Latch the shared_info layout from the mode of the vCPU writing the MSR.
     const long = (this.vcpu.getSregs().efer & EFER_LMA) !== 0n ? 1 : 0;
     if (this.state.get(D.LONG_MODE) !== long) {
@@ -130,10 +145,10 @@ export class XenVcpu {
   /** True if this OUT was a hypercall (and has been handled). */
   handleIoOut(port: number): boolean {
     if (port !== HYPERCALL_PORT) return false;
-    const regs = this.vcpu.getRegs();
-    const call = decodeHypercall(this.vcpu.id, regs, this.vcpu.getSregs());
+    const { regs, sregs } = this.regs.read();
+    const call = decodeHypercall(this.vcpu.id, regs, sregs);
     const result = this.dispatcher.dispatch(call);
-    this.vcpu.setRegs(withResult(regs, result, call.longMode));
+    this.regs.setRax(resultRax(regs.rax, result, call.longMode));
     return true;
   }
 

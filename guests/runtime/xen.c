@@ -125,13 +125,42 @@ u32 xen_2l_scan(void *shinfo, volatile struct vcpu_info *vi, const volatile u64 
 }
 
 u64 xen_system_time_ns(u32 vcpu) {
-    u64 lo = 0, hi = 1ull << 44; /* ~4.9 hours of domain uptime */
+    /* Bisect on the offset between Xen system time and the TSC clock (lab_now_us), not on
+     * absolute time: both advance while the VM is paused or the vCPU preempted mid-probe, so
+     * a bound on the offset stays true where a bound on "now" would go stale. */
+    i64 base = (i64)(lab_now_us() * 1000);
+    i64 lo = -base - 1, hi = (i64)(1ull << 44) - base; /* system time in [0, ~4.9 h] */
     while (hi - lo > 1000) {
-        u64 mid = lo + (hi - lo) / 2;
-        struct vcpu_set_singleshot_timer t = {mid, VCPU_SSHOTTMR_future};
+        i64 mid = lo + (hi - lo) / 2;
+        i64 at = (i64)(lab_now_us() * 1000) + mid;
+        if (at <= 0) {
+            lo = mid;
+            continue;
+        }
+        struct vcpu_set_singleshot_timer t = {(u64)at, VCPU_SSHOTTMR_future};
         if (HYPERCALL3(vcpu_op, VCPUOP_set_singleshot_timer, vcpu, &t) == -XEN_ETIME) lo = mid;
         else hi = mid;
     }
     HYPERCALL3(vcpu_op, VCPUOP_stop_singleshot_timer, vcpu, 0);
-    return hi;
+    return (u64)((i64)(lab_now_us() * 1000) + hi);
+}
+
+bool xen_pvclock_ns(const volatile void *vcpu_info, u64 *out) {
+    const volatile u8 *t = (const volatile u8 *)vcpu_info + 0x20; /* struct vcpu_time_info */
+    const volatile u32 *version = (const volatile u32 *)t;
+    for (u32 tries = 0; tries < 1000; tries++) {
+        u32 v = *version;
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        u64 stamp = *(const volatile u64 *)(t + 8), sys = *(const volatile u64 *)(t + 16);
+        u32 mul = *(const volatile u32 *)(t + 24);
+        i64 shift = *(const volatile int8_t *)(t + 28);
+        u64 d = rdtsc() - stamp;
+        d = shift >= 0 ? d << shift : d >> -shift;
+        u64 now = sys + (u64)(((unsigned __int128)d * mul) >> 32);
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        if (v == 0 || (v & 1) || v != *version) continue;
+        *out = now;
+        return true;
+    }
+    return false;
 }

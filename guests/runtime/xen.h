@@ -123,6 +123,11 @@ bool xen_2l_pending(void *shinfo, u32 port);
  * clears the pending bit and calls fn(port). Returns the number of ports handled. */
 u32 xen_2l_scan(void *shinfo, volatile struct vcpu_info *vi, const volatile u64 *mine, void (*fn)(u32 port));
 /* Xen system time (ns), found by probing VCPUOP_set_singleshot_timer(VCPU_SSHOTTMR_future)
- * for -ETIME on `vcpu` (the calling one); the timer is stopped afterwards. */
+ * for -ETIME on `vcpu` (the calling one), bisecting its offset from the TSC clock; the timer
+ * is stopped afterwards. */
 u64 xen_system_time_ns(u32 vcpu);
+/* Xen system time from the vcpu_info's vcpu_time_info (pvclock) and the TSC; false when the
+ * hypervisor never filled it (version 0) or it stayed mid-update. */
+bool xen_pvclock_ns(const volatile void *vcpu_info, u64 *out);
+#define XEN_PVCLOCK_TSC_STABLE 1
 #endif

@@ -1,8 +1,10 @@
 /* irqlab-msix: MSI-X scenarios on the irq-lab device (docs/irq-lab.md): every vector once
  * (2048-vector tables included, on every irq-lab function at once), per-vector mask with
  * pending delivery, function mask, vectors spread over vCPUs, bursts with coalescing.
- * Counts are per device vector (irqc table) and checked against the sequence page. */
+ * Counts are per device vector (irqc table) and checked against the sequence page.
+ * storm_rate=N: the Interrupt Lab demo instead (storm mode, below): never exits. */
 #include "irqlab.h"
+#include "percpu.h"
 
 LAB_GUEST("irqlab-msix");
 
@@ -237,6 +239,84 @@ static void serve(u32 ms) {
     lab_pass("serve");
 }
 
+
+/* ---- storm mode (storm_rate=N) ------------------------------------------------------------
+ * The "Interrupt Lab: MSI-X storm" demo: every vector of device 0 unmasked, spread over the
+ * online CPUs, fired with FIRE_RANGE sweeps at about N interrupts per second, paced by the
+ * LAPIC timer (1 kHz, periodic); a status line about once per second; runs until stopped.
+ * Vector v goes to IDT vector pool[v % K] on CPU (v / K) % ncpu, so inside each window of
+ * K * ncpu consecutive vectors every (CPU, IDT vector) pair is one device vector; the handler
+ * ACKs the vector of the window being fired (interrupts still arriving from the previous
+ * window are attributed to the current one: the latency histogram is approximate there).
+ * A vector the host masks keeps being fired: it goes pending and is delivered on unmask. */
+#define STORM_TIMER_VECTOR 0xfe
+#define STORM_TICK_HZ 1000
+static volatile u64 storm_handled[IRQC_CPUS];
+static volatile u64 storm_ticks;
+static volatile u32 storm_window;
+
+static u32 pool_index(u32 idt) { return idt - 0x20 - (idt > 0xee); }
+
+static void storm_irq(struct lab_frame *f) {
+    u32 cpu = irqc_cpu_slot(this_cpu_index());
+    storm_handled[cpu]++;
+    if (L->ack) {
+        u32 src = storm_window + cpu * K + pool_index((u32)f->vector);
+        if (src < M->size) irqlab_wr(L, IRQLAB_ACK, src);
+    }
+    lapic_eoi();
+}
+
+static void storm_tick(struct lab_frame *f) {
+    storm_ticks++;
+    lapic_eoi();
+}
+
+static u64 storm_total_handled(void) {
+    u64 n = 0;
+    for (u32 c = 0; c < IRQC_CPUS; c++) n += storm_handled[c];
+    return n;
+}
+
+static void storm(u64 rate) {
+    L = &devs[0];
+    M = &tabs[0];
+    L->ack = lab_cmdline_u64("ack", 1);
+    u32 window = K * ncpu, cursor = 0;
+    for (u32 i = 0; i < K; i++) lab_set_handler(irqc_pool_vector(i), storm_irq);
+    for (u32 v = 0; v < M->size; v++) msix_set(M, v, cpu_apic[(v / K) % ncpu], vec_of(v));
+    for (u32 v = 0; v < M->size; v++) msix_mask(M, v, false);
+    lab_set_handler(STORM_TIMER_VECTOR, storm_tick);
+    lapic_write(LAPIC_TIMER_DIV, 0xB); /* divide by 1 */
+    lapic_write(LAPIC_LVT_TIMER, STORM_TIMER_VECTOR | LVT_TIMER_PERIODIC);
+    lapic_write(LAPIC_TIMER_INIT, (u32)(lab_apic_timer_khz * 1000 / STORM_TICK_HZ));
+    u64 status_ms = lab_cmdline_u64("storm_status_ms", 1000);
+    lab_printf("STORM start vectors=%u cpus=%u rate=%lu/s window=%u ack=%u\n", M->size, ncpu, rate, window, L->ack);
+    u64 t0 = lab_now_us(), fired = 0, next_status = status_ms * 1000, last_fired = 0, last_t = 0;
+    for (;;) {
+        __asm__ volatile("sti; hlt; cli" ::: "memory");
+        u64 now = lab_now_us() - t0;
+        u64 due = rate * now / 1000000;
+        /* after a pause (VM paused, host busy) do not fire the whole backlog at once */
+        if (due > fired + M->size) fired = due - M->size;
+        while (fired < due) {
+            u32 a = cursor, n = due - fired > M->size - a ? M->size - a : (u32)(due - fired);
+            storm_window = (a / window) * window;
+            irqlab_wr(L, IRQLAB_FIRE_RANGE, a | (a + n - 1) << 16);
+            fired += n;
+            cursor = a + n == M->size ? 0 : a + n;
+        }
+        if (now >= next_status) {
+            u64 h = storm_total_handled(), dev = irqlab_rd64(L, IRQLAB_FIRED) - fired0;
+            u64 rate_now = (fired - last_fired) * 1000000 / (now - last_t ? now - last_t : 1);
+            lab_printf("STORM t=%lus fired=%lu device-fired=%lu handled=%lu rate=%lu/s ticks=%lu\n", now / 1000000, fired,
+                       dev, h, rate_now, (u64)storm_ticks);
+            last_fired = fired, last_t = now;
+            next_status = now + status_ms * 1000;
+        }
+    }
+}
+
 void lab_main(void) {
     pci_init(true);
     K = irqc_pool_size();
@@ -268,6 +348,11 @@ void lab_main(void) {
     for (u32 i = 0; i < lab_acpi.ncpus && ncpu < IRQC_CPUS; i++)
         if (lab_acpi.apic_ids[i] != bsp_apic && smp_start_ap(lab_acpi.apic_ids[i], ap_online, 2000)) ncpu++;
     lab_info("%u irq-lab device(s), %u CPUs online, %u IDT vectors in the pool", ndev, ncpu, K);
+    u64 storm_rate = lab_cmdline_u64("storm_rate", 0);
+    if (storm_rate) {
+        fired0 = irqlab_rd64(&devs[0], IRQLAB_FIRED);
+        storm(storm_rate); /* never returns */
+    }
     /* every vector of every device enabled and unmasked at once (route pressure), fired in turn */
     for (u32 d = 0; d < ndev; d++) test_all_once(d);
     L = &devs[0];

@@ -111,6 +111,23 @@ static bool setup(void) {
     irq_enable();
     /* probing arms singleshot timers: done while no VIRQ_TIMER is bound, so none lands */
     sys_offset = xen_system_time_ns(0) - lab_now_us() * 1000;
+    /* vcpu_time_info (pvclock) in both default slots agrees with the probed system time */
+    /* vcpu_time_info (pvclock) of both default slots, checked against the hypervisor's own
+     * clock: a singleshot deadline 1 ms before pvclock "now" is already past (-ETIME), one
+     * 50 ms after it is not (the margin absorbs a slow forwarded hypercall on a loaded host). */
+    for (u32 v = 0; v < 2; v++) {
+        u64 pv = 0;
+        bool ok = xen_pvclock_ns(vinfo[v], &pv);
+        struct vcpu_set_singleshot_timer past = {pv - 1000000ull, VCPU_SSHOTTMR_future};
+        long rp = HYPERCALL3(vcpu_op, VCPUOP_set_singleshot_timer, 0, &past);
+        ok = ok && xen_pvclock_ns(vinfo[v], &pv);
+        struct vcpu_set_singleshot_timer later = {pv + 50000000ull, VCPU_SSHOTTMR_future};
+        long rl = HYPERCALL3(vcpu_op, VCPUOP_set_singleshot_timer, 0, &later);
+        HYPERCALL3(vcpu_op, VCPUOP_stop_singleshot_timer, 0, 0);
+        lab_info("pvclock vcpu%u: %ld ns from the probed system time", v, (long)(i64)(pv - sys_now()));
+        lab_check(ok && rp == -XEN_ETIME && rl == 0, v ? "pvclock-vcpu1" : "pvclock-vcpu0", "ok %d past %ld later %ld", ok, rp, rl);
+    }
+    lab_check(vinfo[0]->arch_and_time[0x20 - 0x10 + 29] & XEN_PVCLOCK_TSC_STABLE, "pvclock-tsc-stable", "flags %#x", vinfo[0]->arch_and_time[0x20 - 0x10 + 29]);
     if (!lab_check(lab_acpi.ncpus >= 2, "two-vcpus", "%u CPUs in the MADT", lab_acpi.ncpus)) return false;
     if (!lab_check(smp_start_ap(lab_acpi.apic_ids[1], ap_main, 1000), "ap-started", "AP did not start")) return false;
     EXPECT(apcmd_run(AP_REGISTER, 0, 0), 0, "vcpu1-register-vcpu-info");

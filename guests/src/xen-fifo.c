@@ -1,7 +1,7 @@
 /* xen-fifo: FIFO event channels as a Xen HVM guest sees them (platform xen-hvm, 2 vCPUs).
  * Both vCPUs get the upcall on a per-vCPU vector and run the Linux FIFO consumer
  * (runtime/xen_fifo.c). Scenarios: the FIFO errno paths before and after init_control;
- * init_control per vCPU; priorities (a higher-priority event raised later is handled first;
+ * init_control per vCPU; EVTCHNOP_reset back to 2-level and FIFO again; priorities (a higher-priority event raised later is handled first;
  * same priority keeps send order); masking and relink on unmask (guest cmpxchg, then
  * EVTCHNOP_unmask when pending); expand_array past 8192 ports with IPIs bound up to there
  * (an event on a port not yet backed by a page is delivered once the page is added);
@@ -121,6 +121,54 @@ static void scenario_init(void) {
     EXPECT(xen_fifo_expand_array(array_pages[0]), 0, "expand-array-page0");
     EXPECT(xen_fifo_expand_array_gfn(0x10000000ull), -XEN_EINVAL, "expand-array-gfn-einval");
     EXPECT(xen_fifo_set_priority(1, 3), -XEN_EACCES, "set-priority-free-port-eacces");
+}
+
+static long evtchn_status_of(u32 port, u32 *status) {
+    struct evtchn_status st = {DOMID_SELF, port, 0xdead, 0, 0, 0};
+    long r = xen_evtchn_op(EVTCHNOP_status, &st);
+    *status = st.status;
+    return r;
+}
+
+/* EVTCHNOP_reset with FIFO active: every port closed, the domain back on the 2-level ABI
+ * (FIFO-only ops refused again, ports beyond 4096 invalid, events land in shared_info's
+ * bitmaps); then FIFO is set up again from scratch for the scenarios that follow. */
+static void scenario_reset(void) {
+    u32 st;
+    long p = xen_bind_ipi(0);
+    lab_check(p > 0, "reset-fifo-bind", "rc %ld", p);
+    xen_fifo_mask((u32)p);
+    EXPECT(xen_evtchn_send((u32)p), 0, "reset-fifo-send");
+    volatile u32 *w = xen_fifo_word((u32)p);
+    lab_check(w && (*w & EVTCHN_FIFO_PENDING), "reset-fifo-pending", "event word %#x", w ? *w : 0);
+    EXPECT(evtchn_status_of(5000, &st), 0, "reset-fifo-port-5000-valid");
+    struct { u16 dom; } other = {5}, self = {DOMID_SELF};
+    EXPECT(xen_evtchn_op(EVTCHNOP_reset, &other), -XEN_ESRCH, "reset-other-dom-esrch");
+    EXPECT(xen_evtchn_op(EVTCHNOP_reset, (void *)0x8000000000ull), -XEN_EFAULT, "reset-efault");
+    EXPECT(xen_evtchn_op(EVTCHNOP_reset, &self), 0, "reset-self");
+    xen_fifo_forget();
+    EXPECT(evtchn_status_of((u32)p, &st), 0, "reset-status-after");
+    EXPECT(st, EVTCHNSTAT_closed, "reset-port-closed");
+    EXPECT(evtchn_status_of(5000, &st), -XEN_EINVAL, "reset-2l-port-5000-einval");
+    EXPECT(xen_fifo_set_priority((u32)p, 3), -XEN_ENOSYS, "reset-set-priority-enosys");
+    EXPECT(xen_fifo_expand_array_gfn((u64)(uintptr_t)array_pages[1] >> 12), -XEN_EOPNOTSUPP, "reset-expand-eopnotsupp");
+    long q = xen_bind_ipi(0);
+    EXPECT(q, 1, "reset-2l-lowest-port");
+    if (q > 0) {
+        xen_2l_mask(shinfo, (u32)q); /* masked: the 2-level bit is polled, no upcall */
+        EXPECT(xen_evtchn_send((u32)q), 0, "reset-2l-send");
+        lab_check(xen_2l_pending(shinfo, (u32)q), "reset-2l-pending-in-shared-info", "port %ld", q);
+        u32 fw = ((volatile u32 *)array_pages[0])[q];
+        lab_check(!(fw & EVTCHN_FIFO_PENDING), "reset-fifo-word-not-pending", "event word %#x", fw);
+        EXPECT(xen_evtchn_close((u32)q), 0, "reset-2l-close");
+        lab_check(!xen_2l_pending(shinfo, (u32)q), "reset-close-clears-pending", "port %ld", q);
+    }
+    /* FIFO again, from zeroed pages (as Linux does: guests own the array's initial state). */
+    memset(array_pages[0], 0, sizeof array_pages[0]);
+    memset(cb_page, 0, sizeof cb_page);
+    EXPECT(xen_fifo_init_control(0, cb_page[0], 0), 0, "reset-init-control-again-vcpu0");
+    EXPECT(apcmd_run(AP_INIT_CONTROL, 4096 - 72, 0), 0, "reset-init-control-again-vcpu1");
+    EXPECT(xen_fifo_expand_array(array_pages[0]), 0, "reset-expand-again");
 }
 
 static long port_hi, port_lo, port_s[3], port_m, port_b1, port_big;
@@ -286,6 +334,7 @@ void lab_main(void) {
     if (!lab_check(xen_init_hypercall_page(hcall_page), "hypercall-page", "no Xen leaves or MSR write faulted")) lab_done();
     if (!setup()) lab_done();
     scenario_init();
+    scenario_reset();
     scenario_priority();
     scenario_mask();
     scenario_many_ports();

@@ -3,11 +3,13 @@
  *  - GSI: PHYSDEVOP_map_pirq(GSI 5, an ISA line the irq-line-testdev drives) + bind_pirq;
  *    asserting the line raises the port (taken before the IOAPIC), PHYSDEVOP_eoi while still
  *    asserted raises it again, after deassertion it does not; irq_status_query NEEDS_EOI.
- *  - irq-lab INTx GSI: map_pirq + bind_pirq + status succeed (the line itself is driven by
- *    the device process, see the VMM's notes; its delivery is reported, not checked).
+ *  - irq-lab INTx GSI: the line is driven by the device process through eventfds; mapped to
+ *    a PIRQ, each assertion raises the port, PHYSDEVOP_eoi is the resample (raised again
+ *    while INTX=1, quiet after INTX=0), a new INTX=1 raises it again.
  *  - MSI-X: get_free_pirq(MSI), an irq-lab vector programmed (masked) with the PIRQ encoding
  *    (vector 0, PIRQ in the destination field); bind_pirq unmasks it on the guest's behalf;
  *    FIRE raises the bound port, every time.
+ *  - plain MSI: the same with the MSI capability (Mask bit cleared on bind_pirq).
  *  - error paths with their errnos.
  * Ends with "LAB-INFO pirq-port name=.. pirq=.. port=.. hits=.." lines for the test. */
 #include "xen_pirq.h"
@@ -77,12 +79,31 @@ static void scenario_intx(struct irqlab *l) {
     lab_check(port > 0, "intx-bind-pirq", "rc %ld", port);
     EXPECT(xen_pirq_status(pirq), XENIRQSTAT_NEEDS_EOI, "intx-status-needs-eoi");
     if (port <= 0) return;
+    u32 hits = 0;
     pci_intx_disable(l->pci, false);
+    /* The device process drives its line through eventfds: the VMM's Xen-aware INTx group
+     * reads them and passes each assertion through the GSI hook to the port. */
     irqlab_wr(l, IRQLAB_INTX, 1);
-    bool raised = wait_pending(port);
+    lab_check(wait_pending(port), "intx-assert-raises-port", "port %ld not pending", port);
+    hits += xen_2l_take(shinfo, port);
+    EXPECT(xen_pirq_eoi(pirq), 0, "intx-eoi");
+    lab_check(wait_pending(port), "intx-eoi-while-asserted-reraises", "port %ld not pending", port);
+    hits += xen_2l_take(shinfo, port);
+    EXPECT(xen_pirq_eoi(pirq), 0, "intx-eoi-2");
+    lab_check(wait_pending(port), "intx-eoi-again-reraises", "port %ld not pending", port);
+    hits += xen_2l_take(shinfo, port);
     irqlab_wr(l, IRQLAB_INTX, 0);
-    lab_info("irq-lab intx assert raised port=%d", raised);
-    xen_2l_take(shinfo, port);
+    lab_mdelay(50); /* the process applies INTX=0 before the EOI's resample reaches it */
+    EXPECT(xen_pirq_eoi(pirq), 0, "intx-eoi-after-deassert");
+    lab_mdelay(30);
+    lab_check(!xen_2l_pending(shinfo, port), "intx-deasserted-quiet", "port %ld pending", port);
+    irqlab_wr(l, IRQLAB_INTX, 1); /* a new rising edge */
+    lab_check(wait_pending(port), "intx-second-assert", "port %ld not pending", port);
+    hits += xen_2l_take(shinfo, port);
+    irqlab_wr(l, IRQLAB_INTX, 0);
+    lab_mdelay(50);
+    EXPECT(xen_pirq_eoi(pirq), 0, "intx-eoi-final");
+    report("intx", pirq, port, hits);
     pci_intx_disable(l->pci, true);
     EXPECT(xen_evtchn_close(port), 0, "intx-close-port");
     EXPECT(xen_unmap_pirq(pirq), 0, "intx-unmap");
@@ -126,6 +147,41 @@ static void scenario_msix(struct irqlab *l) {
     msix_enable(&m, false);
 }
 
+/* Plain MSI (one message, per-vector masking): the same PIRQ encoding written into the
+ * capability while the vector is masked; bind_pirq unmasks it (Mask bit) on our behalf. */
+static void scenario_msi(struct irqlab *l) {
+    static struct msi m;
+    if (!lab_check(msi_init(&m, l->pci), "msi-cap", "no MSI capability")) return;
+    if (!lab_check(m.maskable, "msi-maskable", "no per-vector masking")) return;
+    long pirq = xen_get_free_pirq(MAP_PIRQ_TYPE_MSI);
+    lab_check(pirq > 0, "msi-get-free-pirq", "rc %ld", pirq);
+    if (pirq <= 0) return;
+    msi_mask(&m, 0, true);
+    pci_write32(m.d, (u16)(m.cap + 4), xen_pirq_msi_addr_lo((u32)pirq));
+    if (m.is64) pci_write32(m.d, (u16)(m.cap + 8), xen_pirq_msi_addr_hi((u32)pirq));
+    pci_write16(m.d, (u16)(m.cap + (m.is64 ? 0xc : 0x8)), 0); /* vector 0: the PIRQ encoding */
+    msi_enable(&m, true);
+    irqlab_wr(l, IRQLAB_FIRE, 0);
+    lab_check(LAB_WAIT(msi_pending_bits(&m) & 1, 1000), "msi-masked-pending", "pending bits %#x", msi_pending_bits(&m));
+    long port = xen_bind_pirq(pirq, 0);
+    lab_check(port > 0, "msi-bind-pirq", "rc %ld", port);
+    if (port <= 0) return;
+    lab_check((msi_mask_bits(&m) & 1) == 0, "msi-bind-unmasks", "mask bits %#x", msi_mask_bits(&m));
+    u32 hits = 0;
+    lab_check(wait_pending(port), "msi-pending-delivered-on-bind", "port %ld not pending", port);
+    hits += xen_2l_take(shinfo, port);
+    u32 ok = 0;
+    for (u32 i = 0; i < FIRES; i++) {
+        irqlab_wr(l, IRQLAB_FIRE, 0);
+        if (wait_pending(port)) ok++;
+        hits += xen_2l_take(shinfo, port);
+    }
+    lab_check(ok == FIRES, "msi-fire-raises-port", "%u of %u", ok, FIRES);
+    report("msi0", pirq, port, hits);
+    msi_mask(&m, 0, true);
+    msi_enable(&m, false);
+}
+
 static void scenario_errors(void) {
     EXPECT(xen_map_pirq_gsi(24, -1), -XEN_EINVAL, "map-pirq-gsi24-einval");
     EXPECT(xen_map_pirq_gsi(-1, -1), -XEN_EINVAL, "map-pirq-gsi-negative-einval");
@@ -156,6 +212,7 @@ void lab_main(void) {
     if (lab_check(irqlab_count() > 0, "irqlab-present", "no irq-lab function on bus 0") && irqlab_open(&l, 0, "xen-pirq")) {
         scenario_intx(&l);
         scenario_msix(&l);
+        scenario_msi(&l);
     }
     if (lab_cmdline_u64("shutdown", 0) && lab_fail_count() == 0) {
         lab_info("all checks done pass=%u fail=0, powering off", lab_pass_count());

@@ -1,5 +1,5 @@
 // FIFO event channels on the xen-hvm platform: the xen-fifo lab guest runs init_control per
-// vCPU, priorities, masking and relink on unmask, expand_array past 8192 ports (and up to the
+// vCPU, EVTCHNOP_reset back to 2-level (and FIFO again), priorities, masking and relink on unmask, expand_array past 8192 ports (and up to the
 // 128-page limit), sends from both vCPUs at once while vCPU0 consumes, and the FIFO errno
 // paths. Its per-port send and handled counts must equal the VMM's per-port statistics:
 // every send that made a port pending is consumed exactly once (deliveries == handled,
@@ -44,9 +44,11 @@ describe.skipIf(!hasKvm)('xen-hvm FIFO event channels', () => {
       const blastSends = ports.filter(([, n]) => n!.startsWith('blast')).reduce((a, [, , port]) => a + e.ports.find((x) => x.port === Number(port))!.sends, 0);
       expect(blastSends).toBe(10_000);
       const ops = e.ops;
-      expect(ops.init_control).toMatchObject({ ok: 2, EINVAL: 4, ENOENT: 1, EFAULT: 1 });
-      expect(ops.expand_array).toMatchObject({ ok: 128, EOPNOTSUPP: 1, EINVAL: 1, ENOSPC: 1 });
-      expect(ops.set_priority).toMatchObject({ ENOSYS: 1, EACCES: 1, EINVAL: 3 });
+      // + the reset scenario: FIFO set up twice, FIFO-only ops refused again after the reset
+      expect(ops.init_control).toMatchObject({ ok: 4, EINVAL: 4, ENOENT: 1, EFAULT: 1 });
+      expect(ops.expand_array).toMatchObject({ ok: 129, EOPNOTSUPP: 2, EINVAL: 1, ENOSPC: 1 });
+      expect(ops.set_priority).toMatchObject({ ENOSYS: 2, EACCES: 1, EINVAL: 3 });
+      expect(ops.reset).toMatchObject({ ok: 1, ESRCH: 1, EFAULT: 1 });
       expect(ops.bind_ipi?.ok).toBeGreaterThan(8190);
       expect(e.upcallsPerVcpu[1]).toBeGreaterThanOrEqual(5);
     });

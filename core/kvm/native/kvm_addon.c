@@ -38,7 +38,16 @@
 #define SHADOW_HEADER 32
 #define SHADOW_UNION 256
 #define SHADOW_IO_DATA 512
-#define SHADOW_SIZE (SHADOW_IO_DATA + 4096)
+/* KVM_CAP_SYNC_REGS: struct kvm_regs then struct kvm_sregs as KVM stored them at the last
+ * exit (when vcpuSyncRegs is on); JS writes kvm_regs back here and sets SHADOW_F_REGS_DIRTY
+ * in header byte SHADOW_FLAGS (kvm_run.padding1[0], never used by KVM) so the next vcpuRun
+ * hands them to KVM through kvm_dirty_regs instead of a KVM_SET_REGS ioctl. */
+#define SHADOW_SYNC (SHADOW_IO_DATA + 4096)
+#define SHADOW_SYNC_SREGS (SHADOW_SYNC + sizeof(struct kvm_regs))
+#define SHADOW_SIZE (SHADOW_SYNC + 512)
+#define SHADOW_FLAGS 2
+#define SHADOW_F_REGS_DIRTY 1
+_Static_assert(sizeof(struct kvm_regs) + sizeof(struct kvm_sregs) <= 512, "sync area too small");
 
 struct run_slot {
   struct kvm_run *run;
@@ -263,6 +272,13 @@ static napi_value js_vcpu_run(napi_env env, napi_callback_info info) {
   if (s->last_exit == KVM_EXIT_IO && r->io.direction == KVM_EXIT_IO_IN) {
     memcpy(raw + r->io.data_offset, shadow + SHADOW_IO_DATA, io_bytes(s));
   }
+  if (shadow[SHADOW_FLAGS] & SHADOW_F_REGS_DIRTY) {
+    /* Consumed by KVM at the start of KVM_RUN (even one that returns EINTR): hand them over
+     * once, or a later run would rewind RIP to the instruction that exited. */
+    memcpy(&r->s.regs.regs, shadow + SHADOW_SYNC, sizeof(struct kvm_regs));
+    r->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+    shadow[SHADOW_FLAGS] = 0;
+  }
   s->last_exit = 0;
 
   int ret = ioctl(s->fd, KVM_RUN, 0);
@@ -276,10 +292,24 @@ static napi_value js_vcpu_run(napi_env env, napi_callback_info info) {
   }
   s->last_exit = r->exit_reason;
   memcpy(shadow, raw, SHADOW_HEADER + SHADOW_UNION);
+  shadow[SHADOW_FLAGS] = 0;
+  if (r->kvm_valid_regs) memcpy(shadow + SHADOW_SYNC, &r->s.regs.regs, sizeof(struct kvm_regs) + sizeof(struct kvm_sregs));
   if (r->exit_reason == KVM_EXIT_IO && r->io.direction == KVM_EXIT_IO_OUT) {
     memcpy(shadow + SHADOW_IO_DATA, raw + r->io.data_offset, io_bytes(s));
   }
   return nu_int(env, r->exit_reason);
+}
+
+/* vcpuSyncRegs(handle, on): have KVM store regs and sregs in kvm_run at every exit
+ * (KVM_CAP_SYNC_REGS; the caller checked the capability). */
+static napi_value js_vcpu_sync_regs(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!nu_args(env, info, 2, argv)) return NULL;
+  struct run_slot *s = get_slot(env, argv[0]);
+  bool on = false;
+  if (!s || napi_get_value_bool(env, argv[1], &on) != napi_ok) return nu_throw_errno(env, "vcpuSyncRegs", EINVAL);
+  s->run->kvm_valid_regs = on ? (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS) : 0;
+  return NULL;
 }
 
 /* vcpuKick(handle, tid): make a KVM_RUN in progress (or the next one) return EINTR. */
@@ -344,6 +374,7 @@ NAPI_MODULE_INIT() {
       {"vcpuUnmapRun", js_vcpu_unmap_run},
       {"vcpuRun", js_vcpu_run},
       {"vcpuKick", js_vcpu_kick},
+      {"vcpuSyncRegs", js_vcpu_sync_regs},
       {"unblockKick", js_unblock_kick},
   };
   if (!nu_export_fns(env, exports, fns, NU_COUNT(fns), NULL)) return NULL;
@@ -352,5 +383,11 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "SHADOW_SIZE", v);
   napi_create_int32(env, SHADOW_IO_DATA, &v);
   napi_set_named_property(env, exports, "SHADOW_IO_DATA", v);
+  napi_create_int32(env, SHADOW_SYNC, &v);
+  napi_set_named_property(env, exports, "SHADOW_SYNC", v);
+  napi_create_int32(env, (int32_t)SHADOW_SYNC_SREGS, &v);
+  napi_set_named_property(env, exports, "SHADOW_SYNC_SREGS", v);
+  napi_create_int32(env, SHADOW_FLAGS, &v);
+  napi_set_named_property(env, exports, "SHADOW_FLAGS", v);
   return exports;
 }

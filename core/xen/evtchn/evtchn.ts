@@ -65,7 +65,7 @@ export interface EvtchnSnapshot extends CountersSnapshot {
 export interface SavedPort extends PortRow {
   port: number;
   /** FIFO pending shadow (a port beyond the event array that is pending). */
-  shadow?: number;
+  shadow?: 1;
 }
 
 export interface EvtchnState {

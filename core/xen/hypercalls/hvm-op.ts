@@ -57,14 +57,22 @@ export function resolveCallback(value: bigint, dom: Pick<XenDomain, 'gsiCount' |
   }
 }
 
-function applyCallback(dom: XenDomain, value: bigint): void {
+/**
+ * Route the callback from a CALLBACK_IRQ value (and the per-vCPU vectors already set): the
+ * resolved kind/value go to the shared state and the GSI line follows. Also used on restore.
+ */
+export function routeCallback(dom: Pick<XenDomain, 'state' | 'gsiCount' | 'intxGsi' | 'callbackChanged'>, value: bigint): ResolvedCallback {
   const s = dom.state;
   let cb = resolveCallback(value, dom);
   if (cb.kind === CallbackKind.Gsi && s.get(D.PERVCPU_VECTORS) > 0) cb = { kind: CallbackKind.None, value: 0 };
   s.set(D.CALLBACK_VALUE, cb.value);
   s.set(D.CALLBACK_KIND, cb.kind);
   dom.callbackChanged();
-  if (cb.kind !== CallbackKind.None) dom.upcall.reassert(0);
+  return cb;
+}
+
+function applyCallback(dom: XenDomain, value: bigint): void {
+  if (routeCallback(dom, value).kind !== CallbackKind.None) dom.upcall.reassert(0);
 }
 
 export function hvmOpHandler(dom: XenDomain): HypercallHandler {

@@ -5,6 +5,7 @@
 // re-map), records the GFN in XenState (upcall injection finds the default vcpu_info) and
 // in the event-channel core (EventChannels.setSharedInfo: 2-level bitmaps, port limit),
 // and initialises the wallclock.
+import { writeVcpuTime } from '../pvclock.js';
 import { EINVAL, ENOSYS, EOPNOTSUPP, ESRCH } from '../errno.js';
 import { HYPERVISOR_memory_op } from '../abi.js';
 import { XEN_DOMID } from '../cpuid.js';
@@ -75,5 +76,9 @@ function mapSharedInfo(dom: XenDomain, gfn: number): void {
   dom.events.setSharedInfo(gpa, s.longMode()); // the core's view (2-level bitmaps, default vcpu_info)
   writeWallclock(s);
   // vCPUs without a registered vcpu_info now have the default one: deliver what is pending.
-  for (let v = 0; v < Math.min(s.cpus, XEN_LEGACY_MAX_VCPUS); v++) if (!s.vcpuRegistered(v)) dom.upcall.reassert(v);
+  for (let v = 0; v < Math.min(s.cpus, XEN_LEGACY_MAX_VCPUS); v++) {
+    if (s.vcpuRegistered(v)) continue;
+    writeVcpuTime(s, v); // pvclock in the default slot (pvclock.ts)
+    dom.upcall.reassert(v);
+  }
 }

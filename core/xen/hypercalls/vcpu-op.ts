@@ -8,6 +8,7 @@
 // evtchn_pending_sel = ~0 and an upcall is marked pending (a deliberate spurious event):
 // EventChannels.registerVcpuInfo does that (8-byte alignment: -EINVAL); XenState records
 // the place afterwards for upcall injection.
+import { writeVcpuTime } from '../pvclock.js';
 import { EBUSY, EINVAL, ENOENT, ENOSYS, ENXIO, ETIME } from '../errno.js';
 import { HYPERVISOR_set_timer_op, HYPERVISOR_vcpu_op } from '../abi.js';
 import type { HypercallHandler } from '../dispatcher.js';
@@ -37,7 +38,10 @@ function registerVcpuInfo(dom: XenDomain, vcpu: number, view: DataView): number 
   // The core copies the old contents, sets pending_sel = ~0 and upcall_pending, and raises
   // the upcall (Upcall.raise -> UpcallInjector.inject); it also refuses a misaligned one.
   const rc = dom.events.registerVcpuInfo(vcpu, Number(gpaBig));
-  if (rc === 0) s.setVcpuInfo(vcpu, Number(gpaBig));
+  if (rc === 0) {
+    s.setVcpuInfo(vcpu, Number(gpaBig));
+    writeVcpuTime(s, vcpu); // pvclock at its new place (pvclock.ts)
+  }
   return rc;
 }
 

@@ -8,7 +8,9 @@
 //     not mapped (or the callback GSI) → false → inner.set(level) → PIC/IOAPIC as before
 //     mapped, high → remember level, raisePirq(pirq) → true (eaten)
 //     mapped, low  → remember level → true (eaten)
-//   PHYSDEVOP_eoi(pirq) → reassert(pirq): still high → raisePirq again (level semantics)
+//   PHYSDEVOP_eoi(pirq) → eoi(pirq): resample listeners (xen-intx.ts: a device process's
+//     line is deasserted and told to re-signal), then reassert(pirq): still high →
+//     raisePirq again (level semantics)
 //   EVTCHNOP_bind_pirq → reassert(pirq): an already-asserted GSI is not lost
 //   map/unmap of an asserted GSI → handoff(): the IOAPIC input is lowered on map (it would
 //     otherwise stay high forever: the hook eats the deassertion) and raised again on unmap.
@@ -58,6 +60,7 @@ export class GsiHook {
   private readonly events: () => PirqEvents;
   private readonly callbackGsi: () => number;
   private readonly inner: IrqLine[][] = Array.from({ length: NR_IRQS_GSI }, () => []);
+  private readonly eoiListeners = new Map<number, Set<() => void>>();
   readonly stats: GsiHookStats = { eaten: 0, raised: 0, dropped: 0, callbackPassThrough: 0, handoffs: 0 };
 
   constructor(o: GsiHookOptions) {
@@ -97,6 +100,24 @@ export class GsiHook {
         if (!this.setGsi(gsi, level)) inner.set(level);
       },
     };
+  }
+
+  /**
+   * Listen for PHYSDEVOP_eoi on `gsi` (Xen-aware INTx groups: the guest's EOI of a PIRQ is
+   * the resample of a device process's line). Returns the remover.
+   */
+  onEoi(gsi: number, cb: () => void): () => void {
+    const set = this.eoiListeners.get(gsi) ?? new Set<() => void>();
+    this.eoiListeners.set(gsi, set);
+    set.add(cb);
+    return () => void set.delete(cb);
+  }
+
+  /** PHYSDEVOP_eoi: resample listeners first (they may lower the level), then reassert. */
+  eoi(pirq: number): void {
+    const gsi = this.table.gsiOf(pirq);
+    for (const cb of this.eoiListeners.get(gsi) ?? []) cb();
+    this.reassert(pirq);
   }
 
   /** PHYSDEVOP_eoi / bind_pirq: raise `pirq` again if its GSI is still asserted. */

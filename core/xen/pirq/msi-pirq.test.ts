@@ -5,7 +5,8 @@ import type { MsiMessage } from '../../irq/types.js';
 import { ConfigSpace } from '../../pci/config-space.js';
 import { MsixCapability, MSIX_CTRL_ENABLE } from '../../pci/msix.js';
 import { EV_DROPPED, EV_NEW } from '../evtchn/outcome.js';
-import { msixSource, pirqMsi, pirqOfMsi } from './msi-pirq.js';
+import { msiSource, msixSource, pirqMsi, pirqOfMsi } from './msi-pirq.js';
+import { MsiCapability } from '../../pci/msi.js';
 import { PirqLayer } from './pirq.js';
 
 describe('PIRQ-form MSI recogniser', () => {
@@ -140,5 +141,41 @@ describe('snooping and unmask on bind_pirq', () => {
     expect(r.layer.table.msiOf(p)).toMatchObject({ device: 'bad', isMsix: false });
     detach();
     expect(r.layer.table.kind(p)).toBe('unbound');
+  });
+});
+
+describe('plain MSI as a PIRQ source (msiSource)', () => {
+  it('snoops the PIRQ-form message, unmasks the Mask bit on bind, delivers the pending event to the port', () => {
+    const layer = new PirqLayer();
+    const raised: number[] = [];
+    const ports = new Map<number, number>();
+    layer.attachEvents({ raisePirq: (p) => (raised.push(p), ports.has(p) ? EV_NEW : EV_DROPPED), pirqPort: (p) => ports.get(p) ?? 0 });
+    const cfg = new ConfigSpace();
+    cfg.initHeader({ vendorId: 1, deviceId: 2, classCode: 0 });
+    const sent: MsiMessage[] = [];
+    const msi = new MsiCapability(cfg, { vectors: 1, addr64: true, perVectorMask: true, sender: { send: () => {} } });
+    const src = msiSource('lab0', msi, cfg);
+    layer.msi.attach(src);
+    msi.setNotifier(layer.msi.notifier(src, { unmasked: () => {}, masked: () => {}, messageChanged: () => {} }));
+    msi.setSender(layer.msi.sender({ send: (_v, m) => sent.push(m) }));
+    const pirq = layer.table.allocate(0);
+    const m = pirqMsi(pirq, 0);
+    const o = msi.offset;
+    cfg.write(o + 0x10, 4, 1); // mask vector 0
+    cfg.write(o + 4, 4, m.addressLo);
+    cfg.write(o + 8, 4, m.addressHi);
+    cfg.write(o + 0xc, 2, 0);
+    cfg.write(o + 2, 2, cfg.get16(o + 2) | 1); // MSI enable
+    msi.notify(0); // masked: latched in the Pending Bits register
+    expect(msi.isPending(0)).toBe(true);
+    ports.set(pirq, 5);
+    expect(layer.msi.bindMsi(pirq)).toBe(true); // rescan finds the masked vector (no notifier saw it)
+    expect(layer.table.msiOf(pirq)).toEqual({ device: 'lab0', vector: 0, isMsix: false, masked: false });
+    expect(cfg.get32(o + 0x10) & 1).toBe(0); // Mask bit cleared on the guest's behalf
+    expect(raised).toEqual([pirq]); // the pending event went to the port, not to the APIC
+    expect(sent).toEqual([]);
+    msi.notify(0);
+    expect(raised).toEqual([pirq, pirq]);
+    expect(layer.snapshot().pirqs.find((r) => r.pirq === pirq)).toMatchObject({ source: 'lab0 msi 0', count: 2 });
   });
 });

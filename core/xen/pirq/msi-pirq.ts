@@ -9,8 +9,8 @@
 // normal MSI, and the LAPIC drops its illegal vector 0).
 //
 // Data flow:
-//   - snooping: the MSI(-X) binding reports vector states through snoop() (via notifier()
-//     around its VectorNotifier, and from a table-write hook if it has one). Masked message
+//   - snooping: the MSI-X and MSI bindings report vector states through snoop() (via
+//     notifier() around their VectorNotifier; sources: msixSource, msiSource). Masked message
 //     writes do not reach a VectorNotifier, so bind() also rescans every attached function
 //     (attach()) for vectors that carry the PIRQ: nothing the guest wrote is missed.
 //   - unmask on bind: guests write the PIRQ message into a masked vector and never unmask it
@@ -31,9 +31,13 @@ import type { MsiMessage } from '../../irq/types.js';
 import type { MsixCapability } from '../../pci/msix.js';
 import { MSIX_ENTRY, MSIX_ENTRY_SIZE, MSIX_VECTOR_MASKED } from '../../pci/msix.js';
 import type { VectorNotifier, VectorSender } from '../../pci/vectors.js';
+import type { ConfigSpace } from '../../pci/config-space.js';
+import { msiLayout, MSI_CTRL_64BIT, MSI_CTRL_PER_VECTOR_MASK, type MsiCapability } from '../../pci/msi.js';
 import { noEvents, raiseCounted, type PirqEvents } from './events.js';
 import type { PirqTable } from './pirq-table.js';
 
+/** MSI capability: Message Control at +2 (PCI 3.0 §6.8.1.3). */
+const MSI_CONTROL = 2;
 /** MSI data bits 7:0: the vector (Intel SDM 11.11.2); 0 marks the PIRQ encoding. */
 export const MSI_DATA_VECTOR_MASK = 0xff;
 /** MSI address_lo bits 19:12: destination ID 7:0 = PIRQ bits 7:0. */
@@ -76,6 +80,30 @@ export function msixSource(device: string, msix: MsixCapability): PirqVectorSour
     unmask: (v) => {
       const at = v * MSIX_ENTRY_SIZE + MSIX_ENTRY.vectorControl;
       msix.table.write(at, 4, (msix.table.read(at, 4) & ~MSIX_VECTOR_MASKED) >>> 0);
+    },
+  };
+}
+
+/**
+ * A PirqVectorSource over a plain MSI capability (PCI 3.0 §6.8.1). Vectors = the ones the
+ * guest allocated (2^MME). unmask clears the vector's Mask bit through the guest write path
+ * (so the capability re-evaluates and sends what is pending); without per-vector masking
+ * there is nothing the PIRQ layer can unmask (the guest enables MSI itself).
+ */
+export function msiSource(device: string, msi: MsiCapability, cfg: ConfigSpace): PirqVectorSource {
+  return {
+    device,
+    isMsix: false,
+    get vectors() {
+      return msi.allocated;
+    },
+    message: (v) => msi.message(v),
+    isMasked: (v) => msi.isMasked(v),
+    unmask: (v) => {
+      const ctl = cfg.get16(msi.offset + MSI_CONTROL);
+      const mask = msiLayout((ctl & MSI_CTRL_64BIT) !== 0, (ctl & MSI_CTRL_PER_VECTOR_MASK) !== 0).mask;
+      if (mask === undefined) return;
+      cfg.write(msi.offset + mask, 4, (cfg.get32(msi.offset + mask) & ~(1 << v)) >>> 0);
     },
   };
 }
@@ -217,6 +245,29 @@ export class MsiPirq {
     const now = this.table.msiOf(pirq);
     if (now) this.table.setMsiEmu(pirq, { ...now, masked: src.isMasked(prov.vector) });
     return true;
+  }
+
+  /**
+   * After a restore: the saved MSI provenance is checked against the attached functions'
+   * current tables (device state, authoritative): a recorded vector that no longer carries
+   * its PIRQ is forgotten, and every vector that does is snooped again (mask flag fresh).
+   * A provenance naming a function that is not attached is kept as saved.
+   */
+  resync(): void {
+    for (const info of this.table.list()) {
+      const prov = info.msi;
+      if (info.kind !== 'msi-emu' || !prov) continue;
+      const at = [...this.sources].find((s) => s.device === prov.device && s.isMsix === prov.isMsix);
+      if (at && (prov.vector >= at.vectors || pirqOfMsi(at.message(prov.vector)) !== info.pirq)) {
+        this.table.forgetVector(prov.device, prov.vector, prov.isMsix, -1);
+      }
+    }
+    for (const s of this.sources) {
+      for (let v = 0; v < s.vectors; v++) {
+        const msg = s.message(v);
+        if (this.translate(msg)) this.snoop(s.device, v, s.isMsix, msg, s.isMasked(v));
+      }
+    }
   }
 
   private rescan(pirq: number): void {

@@ -217,7 +217,7 @@ export class PhysdevOps {
     if (!this.table.valid(irq)) return -EINVAL;
     if (!this.table.inUse(irq)) return -ENOENT;
     if (this.table.gsiOf(irq) < 0) return -EINVAL;
-    this.gsi.reassert(irq);
+    this.gsi.eoi(irq);
     return 0;
   }
 

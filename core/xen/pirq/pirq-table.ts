@@ -266,6 +266,8 @@ export class PirqTable {
       } else if (sp.kind !== 'unbound') {
         throw new VmmError(`bad saved PIRQ kind ${String(sp.kind)}`);
       }
+      const old = this.entries[sp.pirq];
+      if (old) [e.count, e.dropped] = [old.count, old.dropped]; // statistics are the machine's, not saved
       entries[sp.pirq] = e;
     }
     const levels = Number(s.gsiLevels);

@@ -29,7 +29,7 @@ import { noEvents, type PirqEvents } from './events.js';
 import { GsiHook, type GsiHookStats } from './gsi-hook.js';
 import { MsiPirq, type MsiPirqStats } from './msi-pirq.js';
 import { PhysdevOps, type PhysdevStats } from './physdev.js';
-import { DEFAULT_NR_PIRQS, PirqTable, type PirqInfo, type PirqTableState } from './pirq-table.js';
+import { DEFAULT_NR_PIRQS, NR_IRQS_GSI, PirqTable, type PirqInfo, type PirqTableState } from './pirq-table.js';
 
 export interface PirqLayerOptions {
   /** nr_pirqs; default 256 (QEMU). Give the same value to EventChannels. */
@@ -123,9 +123,21 @@ export class PirqLayer {
     return this.table.state();
   }
 
-  /** Rebuild from saved state (host thread, vCPUs stopped; see the header). Throws VmmError on bad data. */
+  /**
+   * Rebuild from saved state (host thread, vCPUs paused; see the header). Throws VmmError on
+   * bad data, before changing anything. Derived state is recomputed: the GSI → PIRQ map
+   * (table), MSI provenance against the devices' current tables (msi.resync), and the
+   * IOAPIC inputs of asserted GSIs whose mapping differs from before (handoff), so no line
+   * is left stuck high on either side. Nothing is raised: pending bits live in guest RAM.
+   */
   restore(s: PirqTableState): void {
+    const before = Array.from({ length: NR_IRQS_GSI }, (_, g) => this.table.gsiPirq(g) >= 0);
     this.table.restore(s);
+    this.msi.resync();
+    for (let g = 0; g < NR_IRQS_GSI; g++) {
+      const mapped = this.table.gsiPirq(g) >= 0;
+      if (mapped !== before[g]) this.gsi.handoff(g, mapped);
+    }
   }
 }
 
