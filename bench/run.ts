@@ -46,6 +46,7 @@ if (!values.only || values.only === 'blk') {
 if (!values.only || values.only === 'xen') {
   const r = await xenEvtchnBench(seconds);
   console.log(`Xen EVTCHNOP_send -> upcall round trips, xen-bench guest (2 vCPUs, irqchip ${r.irqchip})`);
+  console.log(`  hypercall registers through KVM_CAP_SYNC_REGS: ${r.syncRegs.used ? 'yes' : 'no'}; ${r.syncRegs.detail}`);
   console.log(`  bare I/O-exit round trip, out 0x80 (reference)  ${fmt(r.exit.perSecond).padStart(10)}/s   ${r.exit.usPerOp.toFixed(2)} us`);
   for (const p of r.phases) {
     const perLeg = p.usPerOp / p.legs;

@@ -11,6 +11,8 @@ import { findChromium, launchChromium, startWebApp } from '../test/e2e/support/b
 
 export const STORM_PROFILE = 'Interrupt Lab: MSI-X storm';
 const LONG_FRAME_MS = 50;
+/** A main-thread task's trace event, by Chromium version. */
+const TASK_EVENTS = new Set(['RunTask', 'ThreadControllerImpl::RunTask']);
 
 export interface UiPhase {
   name: string;
@@ -44,7 +46,7 @@ export function longTasks(events: TraceEvent[]): { maxMs: number; over50: number
   let maxMs = 0;
   let over50 = 0;
   for (const e of events) {
-    if (e.ph !== 'X' || e.name !== 'RunTask' || !main.has(`${e.pid}:${e.tid}`)) continue;
+    if (e.ph !== 'X' || !TASK_EVENTS.has(e.name) || !main.has(`${e.pid}:${e.tid}`)) continue;
     const ms = (e.dur ?? 0) / 1000;
     maxMs = Math.max(maxMs, ms);
     if (ms > LONG_FRAME_MS) over50++;
@@ -53,28 +55,22 @@ export function longTasks(events: TraceEvent[]): { maxMs: number; over50: number
 }
 
 async function tracePhase(browser: Browser, page: Page, name: string, seconds: number): Promise<UiPhase> {
-  // Page-side code; Node's type library has no DOM, hence the local type.
-  type Probe = { __gaps: number[]; __stop: boolean; requestAnimationFrame(cb: (now: number) => void): void };
-  await page.evaluate(() => {
-    const w = globalThis as unknown as Probe;
-    w.__gaps = [];
-    w.__stop = false;
+  // Page-side code as a string: tsx's name-keeping helpers do not exist in the page.
+  await page.evaluate(`(() => {
+    window.__gaps = [];
+    window.__stop = false;
     let last = performance.now();
-    const tick = (now: number) => {
-      w.__gaps.push(now - last);
+    const tick = (now) => {
+      window.__gaps.push(now - last);
       last = now;
-      if (!w.__stop) w.requestAnimationFrame(tick);
+      if (!window.__stop) requestAnimationFrame(tick);
     };
-    w.requestAnimationFrame(tick);
-  });
+    requestAnimationFrame(tick);
+  })()`);
   await browser.startTracing(page, { categories: ['devtools.timeline', 'toplevel', 'disabled-by-default-devtools.timeline.frame'] });
   await page.waitForTimeout(seconds * 1000);
   const trace = JSON.parse((await browser.stopTracing()).toString()) as { traceEvents: TraceEvent[] };
-  const gaps = await page.evaluate(() => {
-    const w = globalThis as unknown as Probe;
-    w.__stop = true;
-    return w.__gaps.slice(1);
-  });
+  const gaps = (await page.evaluate('(() => { window.__stop = true; return window.__gaps.slice(1); })()')) as number[];
   gaps.sort((a, b) => a - b);
   const tasks = longTasks(trace.traceEvents);
   return {

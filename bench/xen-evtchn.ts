@@ -4,7 +4,12 @@
 // Phases: loopback interdomain on one vCPU (send to the peer port, the upcall handler
 // counts it, send again) and an IPI ping-pong across two vCPUs (one op = both legs), each
 // with the 2-level and the FIFO ABI. Ratios are times per op against the exit round trip
-// (target <= 1.3 for one send -> upcall leg).
+// (target <= 1.3 for one send -> upcall leg). The result says whether the hypercalls took
+// their registers from KVM_CAP_SYNC_REGS (the platform's decision, plus the worker's addon
+// check) or from 3 ioctls each; IRQBENCH_XEN_SYNC_REGS=0 forces the ioctls, to compare.
+import { nativeKvm } from '../core/kvm/addon.js';
+import { addonHasSyncRegs } from '../core/machine/sync-regs.js';
+import type { XenPlatform } from '../core/xen/xen-platform.js';
 import { runGuest, GUEST_QUIRKS } from '../test/support/guests.js';
 
 export interface XenPhase {
@@ -27,6 +32,16 @@ export interface XenBenchResult {
   exit: XenPhase;
   phases: XenPhase[];
   irqchip: string;
+  /** How the hypercall exits read registers and wrote the result, and why. */
+  syncRegs: { used: boolean; detail: string };
+}
+
+/** The same decision the vCPU workers made: the platform's (capability, env) and the addon's. */
+export function syncRegsUse(xen: Pick<XenPlatform, 'usesSyncRegs'> | undefined, env = process.env, native = nativeKvm()): XenBenchResult['syncRegs'] {
+  if (env.IRQBENCH_XEN_SYNC_REGS === '0') return { used: false, detail: 'turned off by IRQBENCH_XEN_SYNC_REGS=0; KVM_GET_REGS/GET_SREGS/SET_REGS per hypercall' };
+  if (!xen?.usesSyncRegs) return { used: false, detail: "this host's KVM does not offer KVM_CAP_SYNC_REGS with regs and sregs: 3 ioctls per hypercall" };
+  if (!addonHasSyncRegs(native, native.SHADOW_SIZE)) return { used: false, detail: 'the native addon predates sync regs (rebuild it): 3 ioctls per hypercall' };
+  return { used: true, detail: 'registers read from and RAX written to kvm_run, no ioctl per hypercall' };
 }
 
 export function parseBench(output: string): XenPhase[] {
@@ -59,5 +74,5 @@ export async function xenEvtchnBench(seconds = 2, irqchip: 'kernel' | 'split' = 
   }
   // the exit loop runs first and last; the better of the two is the floor
   const exit = exits.reduce((a, b) => (b.perSecond > a.perSecond ? b : a));
-  return { exit, phases: phases.filter((p) => p.name !== 'exit'), irqchip };
+  return { exit, phases: phases.filter((p) => p.name !== 'exit'), irqchip, syncRegs: syncRegsUse(run.machine.xen) };
 }

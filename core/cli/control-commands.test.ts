@@ -1,4 +1,5 @@
-// `vmm msix|routes|ports|pirqs|mask|unmask|fire|send|bind-vcpu|mask-port|unmask-port`:
+// `vmm msix|routes|ports|pirqs|mask|unmask|fire|send|bind-vcpu|mask-port|unmask-port|pause|
+// resume|save-irq-state|restore-irq-state`:
 // argv to control requests, usage errors, and the text tables.
 import { describe, expect, it } from 'vitest';
 import { parseCommand, UsageError } from './args.js';
@@ -26,6 +27,19 @@ describe('control sub-commands', () => {
     expect(req(['send', '/s', '3']).request).toEqual({ cmd: 'xen-send', port: 3 });
     expect(req(['bind-vcpu', '/s', '3', '1']).request).toEqual({ cmd: 'xen-bind-vcpu', port: 3, vcpu: 1 });
     expect(req(['mask-port', '/s', '3']).request).toEqual({ cmd: 'xen-set-port-mask', port: 3, masked: true });
+    expect(req(['pause', '/s']).request).toEqual({ cmd: 'pause' });
+    expect(req(['resume', '/s']).request).toEqual({ cmd: 'resume' });
+    expect(req(['save-irq-state', '/s', 'irq.json'])).toMatchObject({ socket: '/s', file: 'irq.json', request: { cmd: 'save-irq-state' } });
+    expect(req(['restore-irq-state', '--json', '/s', 'irq.json'])).toMatchObject({ socket: '/s', file: 'irq.json', json: true, request: { cmd: 'restore-irq-state' } });
+    expect(req(['pause', '/s']).file).toBeUndefined();
+  });
+
+  it('needs a socket and a file for interrupt-state save/restore', () => {
+    expect(() => parseCommand(['save-irq-state', '/s'])).toThrow(/usage: vmm save-irq-state SOCKET FILE/);
+    expect(() => parseCommand(['restore-irq-state', '/s', 'a', 'b'])).toThrow(/usage: vmm restore-irq-state SOCKET FILE/);
+    expect(() => parseCommand(['restore-irq-state', '/s', ''])).toThrow(/FILE must not be empty/);
+    expect(() => parseCommand(['pause'])).toThrow(/usage: vmm pause SOCKET/);
+    expect(() => parseCommand(['resume', '/s', 'x'])).toThrow(UsageError);
   });
 
   it('says what is wrong', () => {

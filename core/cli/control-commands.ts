@@ -6,9 +6,10 @@
 // it (adding a restored snapshot read from its file) and prints the reply.
 import { parseArgs } from 'node:util';
 import type { MsixTableView, RoutingTableView, XenPirqView, XenPortsView } from '../api/contract.js';
-import { controlRequest } from '../control/client.js';
+import { ControlClientError, controlRequest } from '../control/client.js';
 import { UsageError } from './usage-error.js';
-import { readSnapshotFile, writeSnapshotFile } from './irq-state-file.js';
+import { MAX_LINE } from '../control/protocol.js';
+import { readSnapshotFile, SnapshotFileError, writeSnapshotFile } from './irq-state-file.js';
 import { formatMsixTable, formatPirqs, formatPorts, formatRoutes } from './control-format.js';
 
 export const CONTROL_USAGE = `  vmm msix [--json] [--first N] [--count N] SOCKET DEVICE
@@ -149,7 +150,12 @@ async function saveIrqState(c: ControlCommand & { file: string }): Promise<strin
 
 async function restoreIrqState(c: ControlCommand & { file: string }): Promise<string> {
   const snapshot = await readSnapshotFile(c.file);
-  await controlRequest(c.socket, { ...c.request, snapshot });
+  const request = { ...c.request, snapshot };
+  if (JSON.stringify(request).length > MAX_LINE) throw new SnapshotFileError(`${c.file} is larger than any interrupt-state snapshot (${MAX_LINE} bytes as one line); is it the right file?`);
+  // The VM checks this too; asking first lets the error name the command that fixes it.
+  const { state } = (await controlRequest(c.socket, { cmd: 'state' })) as { state: string };
+  if (state !== 'paused') throw new ControlClientError(`the VM is ${state}; restore needs a paused VM: run \`vmm pause ${c.socket}\` first`);
+  await controlRequest(c.socket, request);
   if (c.json) return JSON.stringify({ file: c.file, restored: true }, null, 2);
   return `interrupt state restored from ${c.file}; the VM is still paused (vmm resume ${c.socket})`;
 }

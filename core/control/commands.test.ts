@@ -4,6 +4,7 @@
 // a real machine is covered by test/integration/controls.test.ts.
 import { describe, expect, it } from 'vitest';
 import type { MsiMessage } from '../irq/types.js';
+import { InterruptStateError } from '../machine/interrupt-snapshot.js';
 import type { Machine } from '../machine/machine.js';
 import type { PciDevice } from '../machine/pci-device.js';
 import { PciHostBridge } from '../pci/host-bridge.js';
@@ -69,5 +70,69 @@ describe('MachineController', () => {
     const { c } = rig('stopped');
     expect(() => c.setVectorMask('virtio-rng0', 2, true)).toThrow('cannot mask or unmask a vector: vm is stopped');
     expect(() => c.xenSend(1)).toThrow(/cannot send an event: vm is stopped/);
+  });
+});
+
+/** A machine stand-in for interrupt-state save/restore: records pause/resume and what it saw. */
+function snapshotRig(state: string, platform: 'kvm' | 'xen-hvm' = 'xen-hvm') {
+  const log: string[] = [];
+  const m = {
+    config: { name: 'vm', platform, devices: [] },
+    state,
+    xen: platform === 'xen-hvm' ? {} : undefined,
+    pause() {
+      if (m.state === 'running') (log.push('pause'), (m.state = 'paused'));
+    },
+    resume() {
+      if (m.state === 'paused') (log.push('resume'), (m.state = 'running'));
+    },
+    saveInterruptState: async () => {
+      log.push(`save while ${m.state}`);
+      return { format: 'irqbench/interrupt-state', version: 1, platform: 'xen-hvm', xen: {} };
+    },
+    restoreInterruptState: async (data: unknown) => {
+      log.push(`restore while ${m.state}`);
+      if ((data as { bad?: boolean }).bad) throw new InterruptStateError('not an irqbench interrupt-state snapshot');
+    },
+  };
+  return { c: new MachineController(m as unknown as Machine), m, log };
+}
+
+describe('MachineController interrupt-state save/restore', () => {
+  it('pauses a running VM for the save and resumes it; a paused VM stays paused', async () => {
+    const running = snapshotRig('running');
+    await expect(running.c.saveInterruptState()).resolves.toMatchObject({ platform: 'xen-hvm' });
+    expect(running.log).toEqual(['pause', 'save while paused', 'resume']);
+    expect(running.m.state).toBe('running');
+    const paused = snapshotRig('paused');
+    await paused.c.saveInterruptState();
+    expect(paused.log).toEqual(['save while paused']);
+    expect(paused.m.state).toBe('paused');
+  });
+
+  it('restores only on a paused VM and leaves it paused', async () => {
+    const { c, m, log } = snapshotRig('running');
+    await expect(c.restoreInterruptState({})).rejects.toThrow('cannot restore interrupt state: vm is running; pause it first');
+    expect(log).toEqual([]);
+    m.state = 'paused';
+    await c.restoreInterruptState({});
+    expect(log).toEqual(['restore while paused']);
+    expect(m.state).toBe('paused');
+  });
+
+  it('turns the machine\'s refusals into ControllerErrors', async () => {
+    const { c } = snapshotRig('paused');
+    const e = await c.restoreInterruptState({ bad: true }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(ControllerError);
+    expect((e as Error).message).toMatch(/not an irqbench interrupt-state snapshot/);
+    expect((e as Error).cause).toBeInstanceOf(InterruptStateError);
+  });
+
+  it('says a kvm VM has no interrupt state to save, without pausing it', async () => {
+    const { c, log } = snapshotRig('running', 'kvm');
+    await expect(c.saveInterruptState()).rejects.toThrow(/vm is platform kvm, and only xen-hvm VMs have interrupt state to save.*irq-state/);
+    await expect(c.restoreInterruptState({})).rejects.toBeInstanceOf(ControllerError);
+    expect(log).toEqual([]);
+    await expect(snapshotRig('stopped').c.saveInterruptState()).rejects.toThrow('cannot save interrupt state: vm is stopped');
   });
 });

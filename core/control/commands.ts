@@ -17,11 +17,8 @@ import { routingTableView } from '../irq/routing-view.js';
 import { IrqLabDevice } from '../irq-lab/device.js';
 import { isPciDevice } from '../machine/config.js';
 import type { MachineInterruptState } from '../machine/interrupt-snapshot.js';
-import { pcKernelRoutes } from '../machine/irqchip.js';
 import type { Machine, MachineState } from '../machine/machine.js';
 import type { PciDevice } from '../machine/pci-device.js';
-import type { GsiRoute } from '../kvm/vm.js';
-import { msiFromRte, rteIsMasked } from '../devices/ioapic-rte.js';
 import { MSIX_MAX_VECTORS, MSIX_VECTOR_MASKED, type MsixCapability } from '../pci/msix.js';
 import { msixTableView } from '../pci/msix-view.js';
 import { interruptState, type InterruptState } from '../stats/irq-state.js';
@@ -109,7 +106,8 @@ export class MachineController {
       try {
         return await this.wrapAsync(() => m.saveInterruptState());
       } finally {
-        if (weResume && m.state === 'paused') m.resume();
+        // m.state is a getter; TS narrowed it to 'running' above.
+        if (weResume && (m.state as MachineState) === 'paused') m.resume();
       }
     });
   }
@@ -184,13 +182,7 @@ export class MachineController {
   routingTable(): RoutingTableView {
     const m = this.machine;
     const bdfs = new Map(this.devices().map((f) => [f.dev.name, f.bdf]));
-    return routingTableView({
-      fixed: this.fixedRoutes(),
-      split: m.irqchip.mode === 'split',
-      msi: m.interrupts.router.routes(),
-      stats: m.interrupts.routerStats(),
-      bdfOf: (d) => bdfs.get(d),
-    });
+    return routingTableView({ router: m.interrupts.router, split: m.irqchip.mode === 'split', bdfOf: (d) => bdfs.get(d) });
   }
 
   xenPorts(): XenPortsView {
@@ -264,14 +256,6 @@ export class MachineController {
   private live(what: string): void {
     const s = this.machine.state;
     if (s !== 'running' && s !== 'paused') throw new ControllerError(`cannot ${what}: ${this.machine.config.name} is ${s}`);
-  }
-
-  /** The irqchip's fixed routes as KVM holds them (split: one MSI route per unmasked IOAPIC pin). */
-  private fixedRoutes(): GsiRoute[] {
-    const { irqchip } = this.machine;
-    if (irqchip.mode === 'kernel') return pcKernelRoutes();
-    const table = irqchip.ioapic?.state().redirtbl ?? [];
-    return table.flatMap(([lo, hi], gsi): GsiRoute[] => (rteIsMasked(lo) ? [] : [{ gsi, type: 'msi', msg: msiFromRte({ lo, hi }) }]));
   }
 
   /** Lower layers throw their own VmmErrors; the controller's callers see ControllerErrors. */

@@ -26,4 +26,11 @@ describe('control protocol', () => {
     expect(bad({ cmd: 'xen-ports', extra: 1 })).toBe(false);
     expect(bad({ cmd: 'console', data: 'x'.repeat(4097) })).toBe(false);
   });
+
+  it('carries an interrupt-state snapshot as an object (the machine validates its content)', () => {
+    expect(ok({ cmd: 'save-irq-state' })).toEqual({ cmd: 'save-irq-state' });
+    expect(ok({ id: 2, cmd: 'restore-irq-state', snapshot: { format: 'x' } })).toEqual({ id: 2, cmd: 'restore-irq-state', snapshot: { format: 'x' } });
+    for (const snapshot of [undefined, null, 'x', [1], 3]) expect(bad({ cmd: 'restore-irq-state', snapshot })).toBe(false);
+    expect(bad({ cmd: 'save-irq-state', snapshot: {} })).toBe(false);
+  });
 });

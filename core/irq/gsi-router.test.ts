@@ -26,6 +26,25 @@ describe('GsiRouter', () => {
     expect(r.routes()[0]!.updates).toBe(1);
   });
 
+  it('shows the fixed routes KVM holds: the last commit, as a copy', () => {
+    const k = new FakeKernel();
+    const r = new GsiRouter(k.vm);
+    expect(r.fixedRoutes()).toEqual([]);
+    r.setFixedRoutes(fixed);
+    expect(r.fixedRoutes()).toEqual(fixed);
+    const pin4: GsiRoute = { gsi: 4, type: 'msi', msg: msg(0x24) };
+    r.batch(() => {
+      r.setFixedRoutes([pin4]);
+      expect(r.fixedRoutes()).toEqual(fixed); // not in KVM yet
+    });
+    expect(r.fixedRoutes()).toEqual([pin4]);
+    const view = r.fixedRoutes() as GsiRoute[];
+    (view[0] as { msg: { data: number } }).msg.data = 0x99;
+    view.length = 0;
+    expect(r.fixedRoutes()).toEqual([pin4]);
+    expect(k.table).toEqual([{ gsi: 4, type: 'msi', msg: msg(0x24) }]);
+  });
+
   it('reuses freed GSIs before fresh ones', () => {
     const k = new FakeKernel();
     const r = new GsiRouter(k.vm);

@@ -10,7 +10,8 @@
 // (irqfds must be assigned only after their route exists, or early signals are dropped).
 // When the table is full (entry count, not only GSI numbers, is limited), allocate()
 // returns null and counts the miss, so callers can fall back to KVM_SIGNAL_MSI; listeners
-// registered with onRoutesFreed() hear when GSIs come back.
+// registered with onRoutesFreed() hear when GSIs come back. fixedRoutes() and routes() are
+// the read-only views (core/irq/routing-view.ts).
 //
 // Threading: single-threaded (the VM host thread). Not re-entrant from commit listeners
 // except through batch()/afterCommit, which nest.
@@ -67,6 +68,8 @@ export class GsiRouter {
   private readonly maxRoutes: number;
   private readonly firstMsiGsi: number;
   private fixed: GsiRoute[] = [];
+  /** The fixed routes of the last successful commit (setFixedRoutes replaces, never mutates). */
+  private committedFixed: readonly GsiRoute[] = [];
   private readonly msi = new Map<number, MsiRoute>();
   private readonly free: number[] = []; // freed GSIs, reused LIFO
   private nextGsi: number;
@@ -169,9 +172,18 @@ export class GsiRouter {
       if (!sameMsg(r.msg, r.committedMsg)) r.updates++;
       r.committedMsg = r.msg;
     }
+    this.committedFixed = this.fixed;
     this.dirty = false;
     this.counters.commits++;
     this.counters.entries = table.length;
+  }
+
+  /**
+   * The irqchip's fixed routes in the table KVM holds (the last commit): kernel irqchip the
+   * PC wiring to the PICs and IOAPIC, split irqchip one MSI route per live IOAPIC pin. A copy.
+   */
+  fixedRoutes(): readonly GsiRoute[] {
+    return this.committedFixed.map((r) => (r.type === 'msi' ? { ...r, msg: { ...r.msg } } : { ...r }));
   }
 
   routes(): RouteCounters[] {

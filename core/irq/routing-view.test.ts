@@ -1,10 +1,9 @@
 // GSI routing view: owner provenance, fixed routes of both irqchip modes, decoded MSI routes.
 import { describe, expect, it } from 'vitest';
 import * as K from '../kvm/constants.js';
-import type { RouterStats } from './gsi-router.js';
+import { GsiRouter } from './gsi-router.js';
 import { describeOwner, fixedRouteViews, routingTableView } from './routing-view.js';
 
-const stats: RouterStats = { entries: 3, fixedEntries: 1, msiRoutes: 2, maxRoutes: 4096, peakMsiRoutes: 2, commits: 5, allocations: 3, reuses: 1, frees: 1, exhausted: 0 };
 
 describe('routing view', () => {
   it('names owners by PCI address, device and vector or pin', () => {
@@ -21,21 +20,27 @@ describe('routing view', () => {
     expect(split).toMatchObject({ gsi: 4, kind: 'msi', owner: 'ioapic pin 4', dest: 1, vector: 0x24, target: 'ioapic pin 4 (userspace IOAPIC)' });
   });
 
-  it('lists MSI routes with decoded messages, skips routes without one, sorted by GSI', () => {
-    const v = routingTableView({
-      fixed: [{ gsi: 2, type: 'irqchip', irqchip: K.KVM_IRQCHIP_IOAPIC, pin: 2 }],
-      split: false,
-      msi: [
-        { gsi: 25, owner: { device: 'lab', vector: 1 }, msg: { addressLo: 0xfee02000, addressHi: 0, data: 0x41 }, updates: 2 },
-        { gsi: 24, owner: { device: 'lab', vector: 0 }, msg: null, updates: 0 },
-      ],
-      stats,
-      bdfOf: () => '00:04.0',
-    });
+  it('lists the router\'s committed fixed routes and MSI routes with decoded messages, skips routes without one, sorted by GSI', () => {
+    const router = new GsiRouter({ setGsiRouting: () => {} });
+    router.setFixedRoutes([{ gsi: 2, type: 'irqchip', irqchip: K.KVM_IRQCHIP_IOAPIC, pin: 2 }]);
+    const [a, b] = [router.allocate({ device: 'lab', vector: 0 })!, router.allocate({ device: 'lab', vector: 1 })!];
+    router.setMsiRoute(b, { addressLo: 0xfee02000, addressHi: 0, data: 0x41 });
+    router.setMsiRoute(b, { addressLo: 0xfee02000, addressHi: 0, data: 0x42 });
+    const v = routingTableView({ router, split: false, bdfOf: () => '00:04.0' });
+    expect(a).toBe(24);
     expect(v.entries).toEqual([
       { gsi: 2, kind: 'irqchip', target: 'ioapic pin 2' },
-      { gsi: 25, kind: 'msi', owner: 'pci 00:04.0 lab v1', updates: 2, addressLo: 0xfee02000, addressHi: 0, data: 0x41, dest: 2, vector: 0x41 },
+      { gsi: 25, kind: 'msi', owner: 'pci 00:04.0 lab v1', updates: 2, addressLo: 0xfee02000, addressHi: 0, data: 0x42, dest: 2, vector: 0x42 },
     ]);
-    expect(v.stats).toEqual({ ...stats });
+    expect(v.stats).toEqual(router.stats());
+    expect(v.stats).toMatchObject({ entries: 2, fixedEntries: 1, msiRoutes: 2, commits: 3 });
+  });
+
+  it('shows a split irqchip\'s pins as the router holds them', () => {
+    const router = new GsiRouter({ setGsiRouting: () => {} });
+    router.setFixedRoutes([{ gsi: 4, type: 'msi', msg: { addressLo: 0xfee00000, addressHi: 0, data: 0x34 } }]);
+    expect(routingTableView({ router, split: true, bdfOf: () => undefined }).entries).toEqual([
+      { gsi: 4, kind: 'msi', target: 'ioapic pin 4 (userspace IOAPIC)', owner: 'ioapic pin 4', addressLo: 0xfee00000, addressHi: 0, data: 0x34, dest: 0, vector: 0x34 },
+    ]);
   });
 });

@@ -1,13 +1,13 @@
-// Read-only view of KVM's GSI routing table for the UI and the control socket: the
-// irqchip's fixed entries (kernel irqchip: the PC wiring to the PICs and the IOAPIC; split
-// irqchip: one MSI route per unmasked pin of our IOAPIC) followed by the MSI routes the
-// GsiRouter handed out, each with its owner's provenance and the decoded message
-// (Intel SDM §11.11). Pure functions of their inputs: nothing here changes a route.
+// Read-only view of KVM's GSI routing table for the UI and the control socket, read from the
+// GsiRouter that owns it: the irqchip's fixed entries as committed to KVM (kernel irqchip:
+// the PC wiring to the PICs and the IOAPIC; split irqchip: one MSI route per unmasked pin of
+// our IOAPIC) followed by the MSI routes the router handed out, each with its owner's
+// provenance and the decoded message (Intel SDM §11.11). Nothing here changes a route.
 import type { RouteView, RoutingTableView } from '../api/contract.js';
 import * as K from '../kvm/constants.js';
 import type { GsiRoute } from '../kvm/vm.js';
 import { decodeMsi } from '../pci/msi-decode.js';
-import type { RouteCounters, RouterStats } from './gsi-router.js';
+import type { GsiRouter } from './gsi-router.js';
 import type { InterruptSourceId } from './interrupt-manager.js';
 import type { MsiMessage } from './types.js';
 
@@ -39,16 +39,19 @@ export function fixedRouteViews(routes: readonly GsiRoute[], split: boolean): Ro
   );
 }
 
+/** What the view reads from the router. */
+export type RoutingSource = Pick<GsiRouter, 'fixedRoutes' | 'routes' | 'stats'>;
+
 export function routingTableView(opts: {
-  fixed: readonly GsiRoute[];
+  router: RoutingSource;
+  /** Split irqchip: the fixed MSI routes are our userspace IOAPIC's pins. */
   split: boolean;
-  msi: readonly RouteCounters[];
-  stats: RouterStats;
   bdfOf(device: string): string | undefined;
 }): RoutingTableView {
-  const msi: RouteView[] = opts.msi
+  const { router } = opts;
+  const msi: RouteView[] = router.routes()
     .filter((r) => r.msg !== null)
     .map((r) => ({ gsi: r.gsi, kind: 'msi', owner: describeOwner(r.owner, opts.bdfOf), updates: r.updates, ...msiFields(r.msg!) }));
-  const entries = [...fixedRouteViews(opts.fixed, opts.split), ...msi].sort((a, b) => a.gsi - b.gsi || a.kind.localeCompare(b.kind));
-  return { entries, stats: { ...opts.stats } };
+  const entries = [...fixedRouteViews(router.fixedRoutes(), opts.split), ...msi].sort((a, b) => a.gsi - b.gsi || a.kind.localeCompare(b.kind));
+  return { entries, stats: { ...router.stats() } };
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { NativeKvm } from '../kvm/addon.js';
 import { decodeRegs, encodeRegs, encodeSregs, REG_NAMES, type Regs, type Segment, type Sregs } from '../kvm/structs.js';
-import { ioctlRegisterAccess, syncRegisterAccess } from './sync-regs.js';
+import { addonHasSyncRegs, ioctlRegisterAccess, syncRegisterAccess } from './sync-regs.js';
 
 const seg = (i: number): Segment => ({ base: BigInt(i) << 32n, limit: i, selector: i * 8, type: 11, present: 1, dpl: i & 3, db: 0, s: 1, l: i === 0 ? 1 : 0, g: 1, avl: 0, unusable: 0 });
 const regs = (): Regs => Object.fromEntries(REG_NAMES.map((n, i) => [n, (BigInt(i + 1) << 40n) | BigInt(i + 1)])) as Regs;
@@ -33,6 +33,10 @@ describe('hypercall register access', () => {
 
   it('an addon without sync regs gives none; the ioctl access writes back every register it read', () => {
     expect(syncRegisterAccess({} as NativeKvm, 0, new Uint8Array(5120))).toBeUndefined();
+    const full = { vcpuSyncRegs: () => {}, SHADOW_SYNC: 4608, SHADOW_SYNC_SREGS: 4752, SHADOW_FLAGS: 2 };
+    expect(addonHasSyncRegs(full, 5120)).toBe(true);
+    expect(addonHasSyncRegs(full, 4752 + 100)).toBe(false); // shadow too small for the sregs' EFER
+    expect(addonHasSyncRegs({ ...full, vcpuSyncRegs: undefined }, 5120)).toBe(false);
     const written: Regs[] = [];
     const a = ioctlRegisterAccess({ getRegs: regs, getSregs: () => sregs, setRegs: (x) => void written.push(x) });
     expect(a.read().sregs).toBe(sregs);

@@ -42,11 +42,17 @@ export function ioctlRegisterAccess(vcpu: Pick<Vcpu, 'getRegs' | 'getSregs' | 's
   };
 }
 
+/** Whether the addon can mirror sync regs into a shadow of `shadowSize` bytes (the worker's check; the bench reports it). */
+export function addonHasSyncRegs(native: Pick<NativeKvm, 'vcpuSyncRegs' | 'SHADOW_SYNC' | 'SHADOW_SYNC_SREGS' | 'SHADOW_FLAGS'>, shadowSize: number): boolean {
+  const { SHADOW_SYNC: ra, SHADOW_SYNC_SREGS: sa, SHADOW_FLAGS: flags } = native;
+  return !!native.vcpuSyncRegs && ra !== undefined && sa !== undefined && flags !== undefined && shadowSize >= sa + S_EFER + 8;
+}
+
 /** Sync-regs access over the worker's `shadow`, or undefined when the addon lacks it. */
 export function syncRegisterAccess(native: NativeKvm, handle: number, shadow: Uint8Array): HypercallRegisterAccess | undefined {
-  const { SHADOW_SYNC: ra, SHADOW_SYNC_SREGS: sa, SHADOW_FLAGS: flags } = native;
-  if (!native.vcpuSyncRegs || ra === undefined || sa === undefined || flags === undefined || shadow.length < sa + S_EFER + 8) return undefined;
-  native.vcpuSyncRegs(handle, true);
+  if (!addonHasSyncRegs(native, shadow.length)) return undefined;
+  const { SHADOW_SYNC: ra, SHADOW_SYNC_SREGS: sa, SHADOW_FLAGS: flags } = native as Required<NativeKvm>;
+  native.vcpuSyncRegs!(handle, true);
   const dv = new DataView(shadow.buffer, shadow.byteOffset, shadow.byteLength);
   const u64 = (o: number): bigint => dv.getBigUint64(o, true);
   return {

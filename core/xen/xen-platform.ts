@@ -138,6 +138,11 @@ export class XenPlatform implements XenDomain {
     this.deps.vm.setMsrFilter(xenMsrFilter(this.msrBitmap, nativeKvm().addressOf(this.msrBitmap)));
   }
 
+  /** Whether vCPU workers are told to take hypercall registers from KVM_CAP_SYNC_REGS (setupVm's decision). */
+  get usesSyncRegs(): boolean {
+    return this.syncRegs;
+  }
+
   cpuid(entries: CpuidEntry[], vcpuId: number): CpuidEntry[] {
     return xenCpuid(entries, vcpuId);
   }

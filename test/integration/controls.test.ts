@@ -2,9 +2,11 @@
 // real KVM: the MSI-X storm (2048 vectors fired by the guest all the time) for the MSI-X
 // table view, host-side mask/unmask through the table, host fires and the routing table;
 // the Xen demo for the port and PIRQ tables and the Xen actions; bad arguments; and the same
-// controls once through the control socket and the `vmm` sub-commands. Short runs: each VM
+// controls once through the control socket and the `vmm` sub-commands; the Xen demo's
+// interrupt state saved to a file, restored into the paused VM, and events still flowing;
+// the routing table of a split irqchip against its IOAPIC. Short runs: each VM
 // is stopped after its checks (the demos never stop on their own).
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -15,7 +17,9 @@ import { Machine } from '../../core/machine/machine.js';
 import { interruptLabDemos } from '../../core/profiles/demo.js';
 import { resolveProfile } from '../../core/profiles/store.js';
 import { packageRoot } from '../../core/paths.js';
-import { guestPath, hasKvm } from '../support/guests.js';
+import { guestPath, GUEST_QUIRKS, hasKvm, runGuest } from '../support/guests.js';
+import { msiFromRte, rteIsMasked } from '../../core/devices/ioapic-rte.js';
+import type { RoutingTableView } from '../../core/api/contract.js';
 import { existsSync } from 'node:fs';
 
 const tmp = mkdtempSync(join(tmpdir(), 'vmm-controls-'));
@@ -138,6 +142,10 @@ describe.skipIf(!hasKvm || !built)('controls on the MSI-X storm demo', () => {
     expect(() => c.fireVector('irq-lab0', -1)).toThrow(ControllerError);
     expect(() => c.xenPorts()).toThrow(/is not a Xen VM/);
     expect(() => c.xenSend(1)).toThrow(ControllerError);
+    // A kvm VM has no interrupt state to save (only xen-hvm has one); it is not even paused.
+    await expect(c.saveInterruptState()).rejects.toThrow(/is platform kvm, and only xen-hvm VMs have interrupt state to save/);
+    await expect(c.restoreInterruptState({})).rejects.toBeInstanceOf(ControllerError);
+    expect(b!.m.state).toBe('running');
   });
 
   it('works through the control socket and the vmm sub-commands', async () => {
@@ -158,6 +166,9 @@ describe.skipIf(!hasKvm || !built)('controls on the MSI-X storm demo', () => {
     expect(ports.err).toMatch(/^vmm: .* is not a Xen VM/);
     const bad = await vmm('mask', sock, 'irq-lab0', '2048');
     expect(bad.status).toBe(1);
+    const save = await vmm('save-irq-state', sock, join(tmp, 'storm-irq.json'));
+    expect(save).toMatchObject({ status: 1, err: expect.stringMatching(/^vmm: cannot save interrupt state: .* is platform kvm/) });
+    expect(existsSync(join(tmp, 'storm-irq.json'))).toBe(false);
   });
 
   it('kept the guest running the whole time', async () => {
@@ -252,5 +263,70 @@ describe.skipIf(!hasKvm || !built)('controls on the Xen event-channel demo', () 
     expect((await vmm('unmask-port', sock, String(ipi.port))).out).toBe(`port ${ipi.port} unmasked\n`);
     const bad = await vmm('bind-vcpu', sock, String(ipi.port), '1');
     expect(bad).toMatchObject({ status: 1, err: expect.stringMatching(/EINVAL/) });
+  });
+
+  it('saves the interrupt state to a file, restores it into the paused VM, and events still flow', async () => {
+    const { sock, c, m } = b!;
+    const file = join(tmp, 'xen-irq.json');
+    const saved = await vmm('save-irq-state', sock, file);
+    expect(saved).toMatchObject({ status: 0, out: expect.stringMatching(/^interrupt state saved to .*xen-irq.json \(\d+ bytes: 10 bound ports, 4 PIRQs\)\n$/) });
+    expect(m.state).toBe('running'); // paused for the save, then resumed
+    const snap = JSON.parse(readFileSync(file, 'utf8')) as { xen: { cpus: number; evtchn: { ports: unknown[] }; pirq: { pirqs: unknown[] } } };
+    expect(snap).toMatchObject({ format: 'irqbench/interrupt-state', version: 1, platform: 'xen-hvm', xen: { cpus: 2, evtchn: { abi: '2l' } } });
+
+    const running = await vmm('restore-irq-state', sock, file);
+    expect(running).toMatchObject({ status: 1, err: expect.stringMatching(/the VM is running; restore needs a paused VM: run `vmm pause .*` first/) });
+    await expect(c.restoreInterruptState(snap)).rejects.toThrow(/pause it first/);
+    expect((await vmm('pause', sock)).out).toBe('the VM is paused\n');
+
+    // A snapshot that does not fit this VM is refused and changes nothing.
+    const misfit = join(tmp, 'xen-irq-3cpu.json');
+    writeFileSync(misfit, JSON.stringify({ ...snap, xen: { ...snap.xen, cpus: 3 } }));
+    expect(await vmm('restore-irq-state', sock, misfit)).toMatchObject({ status: 1, err: expect.stringMatching(/saved with 3 vCPUs, this machine has 2/) });
+    const junk = join(tmp, 'junk.json');
+    writeFileSync(junk, '{"format": "something else"}');
+    expect(await vmm('restore-irq-state', sock, junk)).toMatchObject({ status: 1, err: expect.stringMatching(/not an irqbench interrupt-state snapshot/) });
+
+    const restored = await vmm('restore-irq-state', sock, file);
+    expect(restored).toMatchObject({ status: 0, out: expect.stringMatching(/^interrupt state restored from .*; the VM is still paused/) });
+    expect(m.state).toBe('paused');
+    const again = await c.saveInterruptState(); // a paused VM stays paused
+    expect(m.state).toBe('paused');
+    expect(again.xen.evtchn.ports).toEqual(snap.xen.evtchn.ports);
+    expect(again.xen.pirq.pirqs).toEqual(snap.xen.pirq.pirqs);
+    expect((await vmm('resume', sock)).out).toBe('the VM is running\n');
+
+    const ipi = port('ipi', (p) => p.vcpu === 0);
+    expect((await vmm('send', sock, String(ipi.port))).status).toBe(0);
+    await expect.poll(() => port('ipi', (p) => p.vcpu === 0).deliveries, { timeout: 5_000 }).toBeGreaterThan(ipi.deliveries);
+    const timer = port('virq', (p) => p.vcpu === 1).deliveries;
+    const gsi5 = c.xenPirqs().find((p) => p.source === 'gsi 5')!.count;
+    await expect.poll(() => port('virq', (p) => p.vcpu === 1).deliveries, { timeout: 5_000 }).toBeGreaterThan(timer);
+    await expect.poll(() => c.xenPirqs().find((p) => p.source === 'gsi 5')!.count, { timeout: 10_000 }).toBeGreaterThan(gsi5);
+    expect(b!.console()).not.toMatch(/LAB-FAIL/);
+  });
+});
+
+describe.skipIf(!hasKvm || !existsSync(guestPath('serial')))('routing table on a split irqchip', () => {
+  it('shows one MSI route per unmasked pin of the userspace IOAPIC, as the router committed it', async () => {
+    let view: RoutingTableView | undefined;
+    let expected: { gsi: number; data: number; addressLo: number }[] = [];
+    const run = await runGuest('serial', {
+      irqchip: 'split', cmdline: GUEST_QUIRKS, answers: [[/LAB-READY serial-rx/, 'ping\n']],
+      onEnding: (m) => {
+        view = new MachineController(m).routingTable();
+        expected = m.irqchip.ioapic!.state().redirtbl.flatMap(([lo, hi], gsi) => {
+          if (rteIsMasked(lo)) return [];
+          const msg = msiFromRte({ lo, hi });
+          return [{ gsi, data: msg.data, addressLo: msg.addressLo }];
+        });
+      },
+    });
+    expect(run.result).toMatchObject({ reason: 'debug-exit', status: 0 });
+    expect(expected.length).toBeGreaterThan(0); // the guest left IRQ 4 unmasked
+    const fixed = view!.entries.filter((e) => e.gsi < 24);
+    expect(fixed.map((e) => ({ gsi: e.gsi, data: e.data, addressLo: e.addressLo }))).toEqual(expected);
+    expect(fixed.every((e) => e.kind === 'msi' && e.target === `ioapic pin ${e.gsi} (userspace IOAPIC)`)).toBe(true);
+    expect(view!.stats['fixedEntries']).toBe(expected.length);
   });
 });

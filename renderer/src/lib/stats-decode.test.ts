@@ -28,7 +28,8 @@ describe('StatsModel', () => {
     expect(m.irq('lab0', 'v0')!.rate).toBe(0);
     expect(m.rate('vcpu1.exits')).toBe(0);
     expect(m.rate('pci.lab0.v5.total')).toBe(30);
-    expect(m.totalRate).toBe(30);
+    // Device and total rates average over the last second: (17 - 1) over 200 ms.
+    expect(m.totalRate).toBe(80);
     expect(m.seq).toBe(2);
   });
 
@@ -103,7 +104,7 @@ describe('StatsModel', () => {
     expect(pts[0]).toEqual([0, 15.5]); // before the row existed: 0
   });
 
-  it("counts a device's interrupts from its own raise counter when the VMM sees fewer (irqfd path)", () => {
+  it("counts a device's interrupts from its own raise counter when its rows trail it", () => {
     const m = new StatsModel();
     m.apply(snapshotMsg(1000, { 'pci.lab0.fired': 1000, 'pci.lab0.v0.total': 2 }));
     m.apply(deltaMsg(1100, 1, { 'pci.lab0.fired': [11000, 100000], 'pci.lab0.v0.total': [3, 10] }));
@@ -111,8 +112,25 @@ describe('StatsModel', () => {
     expect(m.totalRate).toBe(100000);
     expect(m.totalCount).toBe(11000);
     expect(m.series.column(seriesDevice('lab0'))!.at(-1)).toBe(100000);
-    // The userspace path (all seen by the VMM) wins when it is larger.
+    // The rows' count (userspace path, all seen by the VMM) wins when it is larger.
     m.apply(deltaMsg(1200, 2, { 'pci.lab0.v0.total': [20003, 200000] }));
-    expect(m.totalRate).toBe(200000);
+    expect(m.totalCount).toBe(20003);
+    expect(m.totalRate).toBeCloseTo(((20003 - 1000) * 1000) / 200);
+  });
+
+  it('averages device rates over a second, so counts reported in steps do not flicker', () => {
+    const m = new StatsModel();
+    m.apply(snapshotMsg(1000, { 'pci.lab0.fired': 0 }));
+    const seen: number[] = [];
+    for (let i = 1; i <= 20; i++) {
+      // The device's count moves every 5th tick by 50,000: 100,000 interrupts/s.
+      if (i % 5 === 0) m.apply(deltaMsg(1000 + i * 100, i, { 'pci.lab0.fired': [i * 10000, 500000] }));
+      else m.apply(deltaMsg(1000 + i * 100, i, { 'vcpu0.exits': [i, 10] }));
+      seen.push(Math.round(m.totalRate));
+    }
+    // Once a full second is in the window, every tick shows the true rate, while the
+    // per-tick rate of the counter alternates between 0 and 500,000.
+    expect(seen.slice(10)).toEqual(new Array(10).fill(100000));
+    expect(m.rate('pci.lab0.fired')).toBe(500000);
   });
 });

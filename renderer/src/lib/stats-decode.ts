@@ -22,6 +22,9 @@ const MSIX_LABEL = /^v(\d+)$/;
 const DEVICE_RAISED_KEY = /^pci\.([^.]+)\.fired$/;
 export const deviceRaiseKey = (device: string) => `pci.${device}.fired`;
 
+/** Device and total interrupt rates are averaged over this window (kvm_stat's CurAvg/s). */
+export const RATE_WINDOW_MS = 1000;
+
 /** Series names of the charts (the CSV export uses them as column names too). */
 export const SERIES_TOTAL = 'interrupts/s';
 export const SERIES_XEN_UPCALLS = 'xen upcalls/s';
@@ -69,7 +72,7 @@ export class StatsModel {
   /** Messages applied (also the write position of the sparkline rings) and dropped as stale. */
   applied = 0;
   stale = 0;
-  // Aggregates of the newest message.
+  // Aggregates of the newest message; device and total rates are averages over RATE_WINDOW_MS.
   totalRate = 0;
   totalCount = 0;
   readonly deviceRates = new Map<string, number>();
@@ -81,6 +84,8 @@ export class StatsModel {
   private readonly nonzeroRates = new Set<string>();
   private readonly xenUpcallKeys = new Set<string>();
   private readonly raiseDevices = new Set<string>();
+  /** Per-device counts of the last RATE_WINDOW_MS of messages, oldest first. */
+  private readonly history: { t: number; counts: Map<string, number>; total: number }[] = [];
   /** Counter key → the interrupt row field it feeds (null: not an interrupt counter); parsed once per key. */
   private readonly keyInfo = new Map<string, { row: IrqRow; field: IrqCounter } | null>();
 
@@ -193,6 +198,7 @@ export class StatsModel {
     this.vcpuIds.clear();
     this.xenUpcallKeys.clear();
     this.raiseDevices.clear();
+    this.history.length = 0;
     this.keyInfo.clear();
     // A new stream (VM host restarted) starts its counters over: the baseline no longer applies.
     this.baseline = null;
@@ -272,18 +278,29 @@ export class StatsModel {
       this.deviceRates.set(r.device, (this.deviceRates.get(r.device) ?? 0) + r.rate);
       deviceCounts.set(r.device, (deviceCounts.get(r.device) ?? 0) + r.total);
     }
-    // Interrupt rows count what the VMM sees; on the irqfd path the device signals KVM
-    // directly, so a device's own raise counter is the better number when it has one.
-    let total = 0;
+    // A device's own raise counter (irq-lab's "fired") covers every delivery path; its
+    // interrupt rows can trail it or lack a path, so the larger of the two counts.
     let count = 0;
     for (const d of new Set([...deviceCounts.keys(), ...this.raiseDevices])) {
-      const rate = Math.max(this.deviceRates.get(d) ?? 0, this.rate(deviceRaiseKey(d)));
+      const c = Math.max(deviceCounts.get(d) ?? 0, this.counter(deviceRaiseKey(d)));
+      deviceCounts.set(d, c);
+      count += c;
+    }
+    this.totalCount = count;
+    // Device processes report their counts in steps (a refresh every few ticks), so a rate
+    // over one tick jumps between 0 and several times the truth: average over RATE_WINDOW_MS.
+    this.history.push({ t: this.t, counts: deviceCounts, total: count });
+    while (this.history.length > 2 && this.history[1]!.t <= this.t - RATE_WINDOW_MS) this.history.shift();
+    const old = this.history[0]!;
+    const span = this.t - old.t;
+    let total = 0;
+    for (const [d, c] of deviceCounts) {
+      const before = old.counts.get(d);
+      const rate = span > 0 && before !== undefined && c >= before ? ((c - before) * 1000) / span : Math.max(this.deviceRates.get(d) ?? 0, this.rate(deviceRaiseKey(d)));
       this.deviceRates.set(d, rate);
       total += rate;
-      count += Math.max(deviceCounts.get(d) ?? 0, this.counter(deviceRaiseKey(d)));
     }
     this.totalRate = total;
-    this.totalCount = count;
     let xen: number | null = null;
     for (const k of this.xenUpcallKeys) xen = (xen ?? 0) + this.rate(k);
     this.xenUpcallRate = xen;

@@ -98,7 +98,7 @@ describe('DevicesView / MSI-X table', () => {
     expect(order.slice(0, 3)).toEqual(['200', '9', '0']);
   });
 
-  it('derives per-vector rates from the table totals when the stream sees nothing (irqfd path)', async () => {
+  it('derives per-vector rates from the table totals when the stream has none for the vector', async () => {
     const w = await mountView();
     expect(row(w, 6).get('[data-testid="msix-rate"]').text()).toBe('0');
     fake.msix[6]!.total += 500;
