@@ -3,11 +3,10 @@
 // folder, fsynced, renamed over FILE), so an error or a crash never leaves half a snapshot
 // under FILE. Loading checks the size and that the file is a JSON object before anything is
 // sent; what is inside is validated by the VM, which alone knows whether it fits.
-import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
 import { MAX_LINE } from '../control/protocol.js';
 import { VmmError } from '../errors.js';
+import { writeFileAtomic } from '../fs/atomic-write.js';
 
 export class SnapshotFileError extends VmmError {}
 
@@ -19,19 +18,9 @@ const codeOf = (e: unknown): string => (e as NodeJS.ErrnoException).code ?? (e a
 /** Write `value` as JSON to `path` atomically; returns the bytes written. */
 export async function writeSnapshotFile(path: string, value: unknown): Promise<number> {
   const text = `${JSON.stringify(value, null, 2)}\n`;
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   try {
-    const fh = await open(tmp, 'wx', 0o644);
-    try {
-      await fh.writeFile(text, 'utf8');
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
+    await writeFileAtomic(path, text);
   } catch (cause) {
-    await unlink(tmp).catch(() => undefined);
     throw new SnapshotFileError(`cannot write ${path} (${codeOf(cause)}); check that the folder exists and is writable`, { cause });
   }
   return Buffer.byteLength(text);

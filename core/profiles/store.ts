@@ -1,9 +1,9 @@
 // Profile files on disk: load (parse + validate), atomic save, directory listing, and
 // resolution into the MachineConfig the machine is built from. Paths inside a profile are
 // relative to the profile file's directory, so a profile folder can be moved as a whole.
-import { randomBytes } from 'node:crypto';
-import { access, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { access, readdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+import { writeFileAtomic } from '../fs/atomic-write.js';
 import type { MachineConfig } from '../machine/config.js';
 import { ProfileError } from './errors.js';
 import { locateJsonError } from './json-error.js';
@@ -46,25 +46,14 @@ export async function saveProfile(path: string, profile: Profile | ProfileInput)
   const valid = parseProfile(profile, label);
   const text = `${JSON.stringify(valid, null, 2)}\n`;
   const dir = dirname(path);
-  const tmp = join(dir, `.${label}.${randomBytes(6).toString('hex')}.tmp`);
   try {
-    const fh = await open(tmp, 'wx', 0o644);
-    try {
-      await fh.writeFile(text, 'utf8');
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
+    await writeFileAtomic(path, text, { syncDir: true });
   } catch (cause) {
-    await unlink(tmp).catch(() => undefined);
     throw new ProfileError(`profile ${label}: cannot save to ${dir} (${codeOf(cause)}); check that the folder exists and is writable`, {
       file: path,
       cause,
     });
   }
-  // Persist the rename itself; a failure here does not undo a completed save.
-  await syncDir(dir).catch(() => undefined);
 }
 
 /** Every `*.json` file in `dir`, sorted by file name; invalid files are listed with their error. */
@@ -132,14 +121,6 @@ export async function assertBootFiles(config: MachineConfig): Promise<void> {
   }
 }
 
-async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
 
 function codeOf(e: unknown): string {
   return (e as { code?: string } | null)?.code ?? (e as Error)?.message ?? String(e);

@@ -2,12 +2,12 @@
 // Electron's userData, or $XDG_CONFIG_HOME/irqbench (~/.config/irqbench) in browser mode.
 // A missing or unreadable file means defaults (profiles in <config>/profiles, or
 // $IRQBENCH_PROFILES_DIR); a write is atomic (temp file + rename).
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Settings } from '../api/contract.js';
 import { SettingsSchema } from '../api/schemas.js';
+import { writeFileAtomic } from '../fs/atomic-write.js';
 import { SettingsError } from './errors.js';
 
 export const SETTINGS_FILE = 'settings.json';
@@ -29,7 +29,7 @@ export class SettingsStore {
   private readonly file: string;
 
   constructor(
-    private readonly configDir: string,
+    configDir: string,
     env: NodeJS.ProcessEnv = process.env,
   ) {
     this.file = join(configDir, SETTINGS_FILE);
@@ -75,20 +75,12 @@ export class SettingsStore {
   }
 
   private async write(settings: Settings): Promise<void> {
-    const tmp = join(this.configDir, `.${SETTINGS_FILE}.${randomBytes(6).toString('hex')}.tmp`);
     try {
       await mkdir(dirname(this.file), { recursive: true });
-      const fh = await open(tmp, 'wx', 0o644);
-      try {
-        await fh.writeFile(`${JSON.stringify(settings, null, 2)}\n`);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await rename(tmp, this.file);
+      await writeFileAtomic(this.file, `${JSON.stringify(settings, null, 2)}\n`);
     } catch (cause) {
-      await unlink(tmp).catch(() => undefined);
       throw new SettingsError(`cannot save the settings to ${this.file} (${(cause as NodeJS.ErrnoException).code ?? cause})`, { cause });
     }
   }
+
 }

@@ -101,7 +101,9 @@ describe.skipIf(skip !== undefined)('irqbench in the browser', () => {
     await screenshot(page, '07-routing');
     await page.getByTestId('tab-dashboard').click();
     await page.getByTestId('chart-rates').waitFor();
-    await page.waitForTimeout(2000);
+    // The storm keeps firing: the dashboard's interrupt rate is live, not a stale zero.
+    const rate = async () => Number((await page.getByTestId('total-rate').textContent())?.replace(/[^\d.]/g, '') || 0);
+    await expect.poll(rate, { timeout: 15_000 }).toBeGreaterThan(0);
     await screenshot(page, '08-dashboard');
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('btn-export-csv').click()]);
     const path = await download.path();
