@@ -87,7 +87,7 @@ if (!values.only || values.only === 'ui') {
     const ref = r.phases[0]!;
     for (const p of r.phases) {
       const ratio = p === ref ? '(reference)' : `ratio ${(p.maxFrameGapMs / ref.maxFrameGapMs).toFixed(2)}`;
-      console.log(`  ${p.name.padEnd(56)} max task ${p.maxTaskMs.toFixed(1).padStart(6)} ms, max frame gap ${p.maxFrameGapMs.toFixed(1).padStart(6)} ms (p99 ${p.p99FrameGapMs.toFixed(1)}), frames > 50 ms: ${p.framesOver50}/${p.frames}  ${ratio}  (target: none over 50 ms)`);
+      console.log(`  ${p.name.padEnd(56)} max task ${p.maxTaskMs.toFixed(1).padStart(6)} ms (CPU ${p.maxTaskCpuMs.toFixed(1)} ms), max frame gap ${p.maxFrameGapMs.toFixed(1).padStart(6)} ms (p99 ${p.p99FrameGapMs.toFixed(1)}), frames > 50 ms: ${p.framesOver50}/${p.frames}  ${ratio}  (target: none over 50 ms)`);
     }
   }
 }
