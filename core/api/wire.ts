@@ -67,6 +67,10 @@ export function decodeFrame(data: string | Uint8Array): unknown {
 }
 
 function parse(text: string, blobs: Uint8Array | undefined): unknown {
+  // Every tag is an object key starting with "$, so a frame without that sequence has no
+  // tags: plain JSON.parse is ~3x faster than the reviver on the 100 KB stats deltas. (A "$
+  // inside a string value is escaped as \"$ and only sends the frame down the slow path.)
+  if (!text.includes('"$')) return JSON.parse(text);
   return JSON.parse(text, (_key, v: unknown) => {
     if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
     const keys = Object.keys(v);

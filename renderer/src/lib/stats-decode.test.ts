@@ -133,4 +133,43 @@ describe('StatsModel', () => {
     expect(seen.slice(10)).toEqual(new Array(10).fill(100000));
     expect(m.rate('pci.lab0.fired')).toBe(500000);
   });
+
+  it('applies a large message in slices that end at the deadline, with the same result', () => {
+    const counters: Record<string, number> = {};
+    for (let i = 0; i < 2000; i++) counters[`pci.lab0.v${i}.total`] = i;
+    const whole = new StatsModel();
+    whole.applySnapshot(machineStats(1000), counters, { 'pci.lab0.v7.total': 70 });
+    const sliced = new StatsModel();
+    const load = sliced.loadSnapshot(machineStats(1000), counters, { 'pci.lab0.v7.total': 70 })!;
+    let steps = 1;
+    // A deadline already past: every step does one bounded chunk and stops.
+    while (!load.step(0)) steps++;
+    expect(steps).toBeGreaterThan(2);
+    expect(sliced.t).toBe(1000);
+    expect(sliced.counter('pci.lab0.v1999.total')).toBe(1999);
+    expect(sliced.irq('lab0', 'v7')).toMatchObject({ total: 7, rate: 70 });
+    expect(sliced.totalCount).toBe(whole.totalCount);
+    expect(sliced.series.length).toBe(1);
+
+    const changes: Record<string, [number, number]> = {};
+    for (let i = 0; i < 2000; i++) changes[`pci.lab0.v${i}.total`] = [i + 1, 10];
+    const delta = sliced.begin(deltaMsg(1100, 1, changes))!;
+    expect(delta.step(0)).toBe(false);
+    // Not closed yet: the tick (time, series point) is only taken after the last key.
+    expect(sliced.t).toBe(1000);
+    while (!delta.step(0));
+    expect(sliced.t).toBe(1100);
+    expect(sliced.irq('lab0', 'v1999')).toMatchObject({ total: 2000, rate: 10 });
+    expect(sliced.series.length).toBe(2);
+    expect(sliced.begin(deltaMsg(1100, 2, {}))).toBeNull();
+  });
+
+  it('indexes latency buckets as their keys appear, ignoring absurd bucket numbers', () => {
+    const m = new StatsModel();
+    m.apply(snapshotMsg(1000, { 'pci.lab0.latencyBuckets.1': 3, 'pci.lab0.latencyBuckets.99999': 1 }));
+    m.apply(deltaMsg(1100, 1, { 'pci.lab0.latencyBuckets.3': [2, 20], 'pci.lab1.latencyBuckets.0': [5, 50] }));
+    expect(m.latencyBuckets('lab0')).toEqual([0, 3, 0, 2]);
+    expect(m.latencyBuckets('lab1')).toEqual([5]);
+    expect(m.latencyBuckets('nope')).toEqual([]);
+  });
 });

@@ -6,6 +6,8 @@
 // ("reset", as kvm_stat's r key) to count from. Deltas carry absolute values, so a message that is older than what the
 // model holds is dropped instead of applied: that is what makes a mid-stream join safe.
 // Plain data, no Vue: the Pinia store wraps it (markRaw) and bumps a version counter.
+// A statsSnapshot() reply of a 2048-vector VM holds ~20k keys (tens of ms to apply), so the
+// join can apply it a slice at a time (loadSnapshot) instead of in one long task.
 import type { MachineStats } from '../../../core/stats/machine-stats.js';
 import type { StatsMessage } from '../../../core/stats/stream.js';
 import { SeriesBuffer } from './uplot-series.js';
@@ -20,6 +22,10 @@ const XEN_UPCALLS_KEY = /^xen\.vcpu(\d+)\.upcalls$/;
 const MSIX_LABEL = /^v(\d+)$/;
 /** A device's own count of the interrupts it raised (irq-lab: "pci.irq-lab0.fired"), all paths. */
 const DEVICE_RAISED_KEY = /^pci\.([^.]+)\.fired$/;
+/** irq-lab's fire→ACK latency histogram: "pci.irq-lab0.latencyBuckets.3". */
+const LATENCY_BUCKET_KEY = /^pci\.([^.]+)\.latencyBuckets\.(\d+)$/;
+/** Bucket indexes above this are not a histogram we draw (guards a hostile key). */
+const MAX_LATENCY_BUCKETS = 4096;
 export const deviceRaiseKey = (device: string) => `pci.${device}.fired`;
 
 /** Device and total interrupt rates are averaged over this window (kvm_stat's CurAvg/s). */
@@ -54,6 +60,15 @@ export interface IrqRow {
 /** Rate samples kept per interrupt row for its sparkline (10 Hz: the last 6 s). */
 export const SPARK_POINTS = 60;
 
+/** Keys applied between two looks at the clock while a snapshot loads in slices. */
+const KEYS_PER_CHECK = 512;
+
+/** A statsSnapshot() reply being applied (StatsModel.loadSnapshot). */
+export interface SnapshotLoad {
+  /** Apply keys until `deadline` (performance.now() ms) has passed; true once all is applied. */
+  step(deadline: number): boolean;
+}
+
 export const irqKey = (device: string, label: string, counter: IrqCounter = 'total') => `pci.${device}.${label}.${counter}`;
 export const msixLabel = (index: number) => `v${index}`;
 
@@ -84,6 +99,8 @@ export class StatsModel {
   private readonly nonzeroRates = new Set<string>();
   private readonly xenUpcallKeys = new Set<string>();
   private readonly raiseDevices = new Set<string>();
+  /** Latency bucket keys by device and bucket index, so a histogram does not scan every counter. */
+  private readonly latencyKeys = new Map<string, Map<number, string>>();
   /** Per-device counts of the last RATE_WINDOW_MS of messages, oldest first. */
   private readonly history: { t: number; counts: Map<string, number>; total: number }[] = [];
   /** Counter key → the interrupt row field it feeds (null: not an interrupt counter); parsed once per key. */
@@ -95,36 +112,89 @@ export class StatsModel {
 
   /** Apply a stream message; returns false when it was older than the model (dropped). */
   apply(msg: StatsMessage): boolean {
+    const load = this.begin(msg);
+    load?.step(Infinity);
+    return load !== null;
+  }
+
+  /**
+   * apply() in slices: the caller runs step() until it returns true, yielding to the page in
+   * between, and starts no other message meanwhile (until the last step the model holds part
+   * of the message: a frame drawn in between may show some rows one tick ahead). Null when
+   * the message is older than the model (dropped).
+   */
+  begin(msg: StatsMessage): SnapshotLoad | null {
     if (msg.t <= this.t) {
       this.stale++;
-      return false;
+      return null;
     }
-    if (msg.kind === 'snapshot') this.reset(msg.stats, msg.counters, {});
-    else {
-      const changes = msg.changes;
-      for (const k of this.nonzeroRates) if (!Object.hasOwn(changes, k)) this.setRate(k, 0);
-      for (const k in changes) {
-        const c = changes[k]!;
-        this.setCounter(k, c.value);
-        this.setRate(k, c.rate);
-      }
-    }
-    this.t = msg.t;
-    this.seq = msg.seq;
-    this.finishTick();
-    return true;
+    if (msg.kind === 'snapshot') return this.loadSnapshot(msg.stats, msg.counters, {}, msg.seq);
+    const changes = msg.changes;
+    for (const k of this.nonzeroRates) if (!Object.hasOwn(changes, k)) this.setRate(k, 0);
+    const keys = Object.keys(changes);
+    let i = 0;
+    return this.sliced(
+      () => {
+        for (const stop = Math.min(i + KEYS_PER_CHECK, keys.length); i < stop; i++) {
+          const c = changes[keys[i]!]!;
+          this.setCounter(keys[i]!, c.value);
+          this.setRate(keys[i]!, c.rate);
+        }
+        return i === keys.length;
+      },
+      msg.t,
+      msg.seq,
+    );
   }
 
   /** The statsSnapshot() reply: a join point in the middle of the stream. */
   applySnapshot(stats: MachineStats, counters: Record<string, number>, rates: Record<string, number>): boolean {
+    const load = this.loadSnapshot(stats, counters, rates);
+    load?.step(Infinity);
+    return load !== null;
+  }
+
+  /** applySnapshot() in slices, as begin() does for stream messages. */
+  loadSnapshot(stats: MachineStats, counters: Record<string, number>, rates: Record<string, number>, seq = this.seq): SnapshotLoad | null {
     if (stats.t <= this.t) {
       this.stale++;
-      return false;
+      return null;
     }
-    this.reset(stats, counters, rates);
-    this.t = stats.t;
-    this.finishTick();
-    return true;
+    this.reset(stats);
+    const counterKeys = Object.keys(counters);
+    const rateKeys = Object.keys(rates);
+    let c = 0;
+    let r = 0;
+    return this.sliced(
+      () => {
+        if (c < counterKeys.length) {
+          for (const stop = Math.min(c + KEYS_PER_CHECK, counterKeys.length); c < stop; c++) this.setCounter(counterKeys[c]!, counters[counterKeys[c]!]!);
+        } else {
+          for (const stop = Math.min(r + KEYS_PER_CHECK, rateKeys.length); r < stop; r++) this.setRate(rateKeys[r]!, rates[rateKeys[r]!]!);
+        }
+        return c === counterKeys.length && r === rateKeys.length;
+      },
+      stats.t,
+      seq,
+    );
+  }
+
+  /** A SnapshotLoad running `chunk` (a bounded amount of work; true once all is done), then closing the tick at `t`. */
+  private sliced(chunk: () => boolean, t: number, seq: number): SnapshotLoad {
+    let done = false;
+    return {
+      step: (deadline) => {
+        while (!done) {
+          if (chunk()) {
+            this.t = t;
+            this.seq = seq;
+            this.finishTick();
+            done = true;
+          } else if (performance.now() >= deadline) return false;
+        }
+        return true;
+      },
+    };
   }
 
   counter(key: string): number {
@@ -173,12 +243,7 @@ export class StatsModel {
   /** Non-zero latency histogram buckets of a device ("pci.<dev>.latencyBuckets.<i>"), dense. */
   latencyBuckets(device: string): number[] {
     const out: number[] = [];
-    const prefix = `pci.${device}.latencyBuckets.`;
-    for (const [k, v] of this.counters) {
-      if (!k.startsWith(prefix)) continue;
-      const i = Number(k.slice(prefix.length));
-      if (Number.isInteger(i) && i >= 0 && i < 4096) out[i] = v;
-    }
+    for (const [i, k] of this.latencyKeys.get(device) ?? []) out[i] = this.counter(k);
     for (let i = 0; i < out.length; i++) out[i] ??= 0;
     return out;
   }
@@ -190,7 +255,8 @@ export class StatsModel {
     return [...names];
   }
 
-  private reset(stats: MachineStats, counters: Record<string, number>, rates: Record<string, number>): void {
+  /** Start over from a full sample (a join point, or a restarted stream): its rows, no counters yet. */
+  private reset(stats: MachineStats): void {
     this.counters.clear();
     this.rates.clear();
     this.nonzeroRates.clear();
@@ -198,6 +264,7 @@ export class StatsModel {
     this.vcpuIds.clear();
     this.xenUpcallKeys.clear();
     this.raiseDevices.clear();
+    this.latencyKeys.clear();
     this.history.length = 0;
     this.keyInfo.clear();
     // A new stream (VM host restarted) starts its counters over: the baseline no longer applies.
@@ -211,8 +278,6 @@ export class StatsModel {
       }
     }
     for (const v of stats.vcpus) this.vcpuIds.add(v.id);
-    for (const [k, v] of Object.entries(counters)) this.setCounter(k, v);
-    for (const [k, v] of Object.entries(rates)) this.setRate(k, v);
   }
 
   private row(device: string, label: string): IrqRow {
@@ -240,6 +305,7 @@ export class StatsModel {
       else {
         const d = DEVICE_RAISED_KEY.exec(key);
         if (d) this.raiseDevices.add(d[1]!);
+        else this.indexLatencyBucket(key);
       }
     } else if (key.startsWith('vcpu')) {
       const m = VCPU_EXITS_KEY.exec(key);
@@ -249,6 +315,14 @@ export class StatsModel {
     }
     this.keyInfo.set(key, i);
     return i;
+  }
+
+  private indexLatencyBucket(key: string): void {
+    const m = LATENCY_BUCKET_KEY.exec(key);
+    if (!m || Number(m[2]) >= MAX_LATENCY_BUCKETS) return;
+    let byIndex = this.latencyKeys.get(m[1]!);
+    if (!byIndex) this.latencyKeys.set(m[1]!, (byIndex = new Map()));
+    byIndex.set(Number(m[2]), key);
   }
 
   private setCounter(key: string, value: number): void {

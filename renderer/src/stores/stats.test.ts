@@ -76,4 +76,32 @@ describe('stats store', () => {
     expect(fake.listeners).toBe(0);
     expect(fake.calls.filter((c) => c.method === 'statsSnapshot').length).toBe(2);
   });
+
+  it('applies a large message over several tasks, in order, and bumps the version once it is whole', async () => {
+    withApi(fakeApi({ snapshot: snapshotMsg(2000, { 'pci.lab0.v0.total': 1 }) }));
+    const store = useStatsStore();
+    const vm = store.acquire('vm1');
+    await flush();
+    expect(vm.ready.value).toBe(true);
+    const changes: Record<string, [number, number]> = {};
+    for (let i = 0; i < 3000; i++) changes[`pci.lab0.v${i}.total`] = [i + 5, 10];
+    // Every look at the clock finds the slice's time used up.
+    let now = 0;
+    const clock = vi.spyOn(performance, 'now').mockImplementation(() => (now += 100));
+    try {
+      const v = vm.version.value;
+      fake.emitStats({ id: 'vm1', msg: deltaMsg(2100, 1, changes) });
+      fake.emitStats({ id: 'vm1', msg: deltaMsg(2200, 2, { 'pci.lab0.v0.total': [99, 1] }) });
+      expect(vm.version.value).toBe(v);
+      expect(vm.model.t).toBe(2000);
+      for (let i = 0; i < 20 && vm.model.t < 2200; i++) await flush();
+      expect(vm.model.t).toBe(2200);
+      expect(vm.model.counter('pci.lab0.v2999.total')).toBe(3004);
+      expect(vm.model.counter('pci.lab0.v0.total')).toBe(99);
+      expect(vm.version.value).toBe(v + 2);
+    } finally {
+      clock.mockRestore();
+      store.release('vm1');
+    }
+  });
 });
