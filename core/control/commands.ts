@@ -30,8 +30,6 @@ export class ControllerError extends VmmError {}
 
 /** Largest window msixTable returns at once (a whole 2048-entry table). */
 export const MAX_MSIX_WINDOW = MSIX_MAX_VECTORS;
-/** Views polled faster than this share one per-vector query to the device process. */
-const RAISE_COUNTS_MAX_AGE_MS = 100;
 
 const pausing = new WeakMap<Machine, Promise<unknown>>();
 
@@ -40,18 +38,6 @@ function oneAtATime<T>(m: Machine, fn: () => Promise<T>): Promise<T> {
   const next = (pausing.get(m) ?? Promise.resolve()).catch(() => undefined).then(fn);
   pausing.set(m, next);
   return next;
-}
-
-const raiseCounts = new WeakMap<IrqLabDevice, { at: number; counts: Promise<number[] | undefined> }>();
-
-/** The irq-lab process's per-vector raise counts (irqfd raises bypass the VMM), shared briefly. */
-function deviceRaises(dev: IrqLabDevice): Promise<number[] | undefined> {
-  const now = Date.now();
-  const cached = raiseCounts.get(dev);
-  if (cached && now - cached.at < RAISE_COUNTS_MAX_AGE_MS) return cached.counts;
-  const counts = dev.queryStats().then((s) => s.perVector, () => undefined);
-  raiseCounts.set(dev, { at: now, counts });
-  return counts;
 }
 
 interface Found {
@@ -143,15 +129,12 @@ export class MachineController {
     }
     const rows = new Map<number, InterruptSourceStats>();
     for (const r of dev.interruptStats()) if (r.source.device === dev.name && r.source.vector !== undefined) rows.set(r.source.vector, r);
-    let perVector: number[] | undefined;
-    if (dev instanceof IrqLabDevice && dev.state === 'running') perVector = await deviceRaises(dev);
     const pirq = this.machine.pirq;
     return msixTableView({
       device: dev.name,
       bdf,
       msix,
       row: (v) => rows.get(v),
-      raised: perVector && ((v) => perVector[v]),
       pirqOf: pirq && ((msg) => {
         const p = pirqOfMsi(msg);
         return p < pirq.nrPirqs ? p : 0;

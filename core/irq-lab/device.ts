@@ -190,6 +190,7 @@ export class IrqLabDevice implements PciDevice {
    * VMM reads on the userspace path), so its count is the total.
    */
   interruptStats(): InterruptSourceStats[] {
+    this.refreshStats();
     const raised = this.lastStats?.perVector;
     const withRaised = (rows: InterruptSourceStats[]): InterruptSourceStats[] =>
       !raised ? rows : rows.map((r) => {

@@ -29,6 +29,7 @@ export const MsixEntrySchema = z.object({
   coalesced: z.number(),
   firedWhileMasked: z.number(),
   deliveredAfterUnmask: z.number(),
+  hostWrites: z.number().optional(),
 });
 
 export const MsixTableSchema = z.object({
